@@ -1,0 +1,347 @@
+"""The cleaner: runs the stages over a stream of documents.
+
+Work is split in two, so that it can run anywhere:
+
+- :func:`analyse_batch` is a pure function of a batch of documents and the
+  settings: split, normalise, shingle, sign (one vectorised call per batch),
+  find repeats within each document, score topics, decide. It holds no
+  state between batches, so local worker processes (or a cluster engine)
+  can run batches in any order and the results are the same.
+- :meth:`Cleaner._resolve` then takes each analysed document in input
+  order and consults the cross-document index (boilerplate lines,
+  near-duplicate documents, optionally repeated paragraphs): the first
+  occurrence in input order wins, whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+import numpy as np
+
+from dedup import decide
+from dedup.config import Config
+from dedup.data import CleanResult, Decision, Document, Paragraph, Reason, Ref
+from dedup.errors import InputError
+from dedup.match import find_repeats
+from dedup.minhash import band_keys, lsh_params, signatures, sketch, union_signature
+from dedup.read import InvalidRecord, document_from_record
+from dedup.shingle import exact_key, normalise, shingle_hashes
+from dedup.split import join_paragraphs, split_paragraphs
+from dedup.store import IndexStore, MemoryStore
+from dedup.topic import TopicModel
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 256
+
+
+@dataclass
+class Analysis:
+    """What the pure stage learnt about one document."""
+
+    doc: Document
+    paragraphs: list[Paragraph] = field(default_factory=list)
+    head: str = ""
+    tail: str = ""
+    decisions: list[Decision] = field(default_factory=list)
+    keys: list[int] = field(default_factory=list)
+    long: list[bool] = field(default_factory=list)
+    signatures: np.ndarray | None = None
+    error: str | None = None
+
+
+def check_limits(doc: Document, config: Config) -> str | None:
+    """The message for a document over a configured limit, or ``None``."""
+    size = len(doc.text.encode("utf-8", "surrogatepass"))
+    if size > config.input.max_doc_bytes:
+        return (
+            f"document {doc.id!r} has {size} bytes, more than the limit of {config.input.max_doc_bytes}; "
+            "raise it with --max-doc-bytes"
+        )
+    return None
+
+
+def analyse_batch(docs: list[Document], config: Config, model: TopicModel | None) -> list[Analysis]:
+    """Run every within-document stage on a batch of documents.
+
+    A pure function: the result depends only on the arguments.
+
+    Args:
+        docs: The documents.
+        config: The settings.
+        model: The topic model, or ``None`` when the topic stage is off.
+
+    Returns:
+        One :class:`Analysis` per document, in order.
+    """
+    size = config.shingle.size
+    analyses: list[Analysis] = []
+    all_hashes: list[np.ndarray] = []
+    for doc in docs:
+        error = check_limits(doc, config)
+        if error is not None:
+            analyses.append(Analysis(doc, error=error))
+            continue
+        paragraphs, head, tail = split_paragraphs(doc.text)
+        if len(paragraphs) > config.input.max_paragraphs:
+            message = (
+                f"document {doc.id!r} has {len(paragraphs)} paragraphs, more than the limit of "
+                f"{config.input.max_paragraphs}; raise it with --max-paragraphs"
+            )
+            analyses.append(Analysis(doc, error=message))
+            continue
+        analysis = Analysis(doc, paragraphs, head, tail)
+        for paragraph in paragraphs:
+            norm = normalise(paragraph.text)
+            # Lines of punctuation only ("***") compare by their raw form, not as one empty key.
+            analysis.keys.append(exact_key(norm) if norm else exact_key("\0" + paragraph.text.strip()))
+            analysis.long.append(len(norm) >= config.dedup.min_chars)
+            all_hashes.append(shingle_hashes(norm, size))
+        analyses.append(analysis)
+    all_signatures = signatures(all_hashes, config.shingle)
+    offset = 0
+    for analysis in analyses:
+        if analysis.error is not None:
+            continue
+        n = len(analysis.paragraphs)
+        hashes = all_hashes[offset : offset + n]
+        analysis.signatures = all_signatures[offset : offset + n]
+        offset += n
+        _decide_within(analysis, hashes, config, model)
+    return analyses
+
+
+def _decide_within(analysis: Analysis, hashes: list[np.ndarray], config: Config, model: TopicModel | None) -> None:
+    doc_id = analysis.doc.id
+    if config.dedup.enabled:
+        unique = [np.unique(h) for h in hashes]
+        assert analysis.signatures is not None
+        repeats = find_repeats(analysis.keys, unique, analysis.signatures, analysis.long, config.dedup, config.shingle)
+    else:
+        repeats = [None] * len(analysis.paragraphs)
+    decisions = decide.repeat_decisions(doc_id, repeats)
+    if model is not None and config.topic.enabled:
+        candidates = [d.index for d in decisions if d.kept]
+        if candidates:
+            scores = model.score_document(
+                [analysis.paragraphs[i].text for i in candidates], [hashes[i] for i in candidates]
+            )
+            decisions = decide.topic_decisions(decisions, candidates, scores, config.topic)
+    analysis.decisions = decisions
+
+
+class Cleaner:
+    """Removes repeated and off-topic paragraphs, and repeated documents.
+
+    Args:
+        config: Settings; defaults to ``Config()``.
+        index: The cross-document index store; defaults to a fresh in-memory one.
+        model: The topic model; defaults to the one named by
+            ``config.topic.model``, else the model shipped with the package.
+        workers: Processes for the within-document stages (1: in-process).
+            The output is the same for any number.
+
+    Example:
+        >>> from dedup import Cleaner
+        >>> result = Cleaner().clean_text("Rain fell on Paris all day.\\nRain fell on Paris all day.\\n")
+        >>> result.text
+        'Rain fell on Paris all day.\\n'
+        >>> [d.reason.value for d in result.removed]
+        ['duplicate']
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        index: IndexStore | None = None,
+        *,
+        model: TopicModel | None = None,
+        workers: int = 1,
+    ) -> None:
+        self.config = config or Config()
+        fingerprint = self.config.fingerprint()
+        if index is None:
+            index = MemoryStore(fingerprint)
+        index.check_fingerprint(fingerprint)
+        self.index = index
+        if model is None and self.config.topic.enabled:
+            path = self.config.topic.model
+            model = TopicModel.load(path) if path else TopicModel.default()
+        self.model = model
+        self.workers = max(1, int(workers))
+        self._texts = 0
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def clean_text(self, text: str, id: str | None = None) -> CleanResult:
+        """Clean one text, as one more document of this cleaner's run."""
+        if id is None:
+            self._texts += 1
+            id = f"text-{self._texts}"
+        return next(self.clean([Document(id, text)]))
+
+    def clean(self, documents: Iterable[Document | Mapping[str, Any] | InvalidRecord]) -> Iterator[CleanResult]:
+        """Clean a stream of documents.
+
+        Args:
+            documents: ``Document`` objects or dicts with the configured
+                text and id fields (other keys pass through); readers may
+                also yield :class:`~dedup.read.InvalidRecord` for input
+                they skipped, which comes out as an ``invalid`` result.
+
+        Yields:
+            One :class:`CleanResult` per input document, in input order,
+            dropped ones included.
+
+        Raises:
+            InputError: A record has no usable text or id, or breaks a limit.
+        """
+        batches = self._batches(documents)
+        if self.workers == 1:
+            analysed: Iterator[list[Analysis | InvalidRecord]] = (self._analyse(b) for b in batches)
+            yield from self._resolve_all(analysed)
+            return
+        with _executor(self.workers, self.config, self.model) as executor:
+            yield from self._resolve_all(_ordered_map(executor, self._analyse_remote, batches, self.workers * 2))
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _batches(self, documents: Iterable[Any]) -> Iterator[list[Document | InvalidRecord]]:
+        iterator = iter(documents)
+        position = 0
+        while True:
+            batch: list[Document | InvalidRecord] = []
+            for item in islice(iterator, BATCH_SIZE):
+                position += 1
+                if isinstance(item, (Document, InvalidRecord)):
+                    batch.append(item)
+                else:
+                    batch.append(document_from_record(item, self.config.input, "<documents>", position))
+            if not batch:
+                return
+            yield batch
+
+    def _analyse(self, batch: list[Document | InvalidRecord]) -> list[Analysis | InvalidRecord]:
+        docs = [item for item in batch if isinstance(item, Document)]
+        analyses = iter(analyse_batch(docs, self.config, self.model))
+        return [item if isinstance(item, InvalidRecord) else next(analyses) for item in batch]
+
+    @staticmethod
+    def _analyse_remote(batch: list[Document | InvalidRecord]) -> list[Analysis | InvalidRecord]:
+        return _WORKER_CLEANER._analyse(batch)
+
+    def _resolve_all(self, analysed: Iterable[list[Analysis | InvalidRecord]]) -> Iterator[CleanResult]:
+        for batch in analysed:
+            for item in batch:
+                if isinstance(item, InvalidRecord):
+                    yield item.result()
+                elif item.error is not None:
+                    doc = item.doc
+                    raise InputError(item.error, doc.source or "<documents>", doc.line)
+                else:
+                    yield self._resolve(item)
+
+    def _resolve(self, analysis: Analysis) -> CleanResult:
+        """The cross-document stages, run in input order."""
+        config, store, doc = self.config, self.index, analysis.doc
+        decisions = analysis.decisions
+        kept = [d.index for d in decisions if d.kept]
+        if config.dedup.boilerplate and kept:
+            for i in kept:
+                paragraph = analysis.paragraphs[i]
+                if len(paragraph.text) > config.dedup.boilerplate_max_chars:
+                    continue
+                seen = store.add_and_count("line", analysis.keys[i], doc.id)
+                if seen >= config.dedup.boilerplate_min_docs:
+                    decisions[i] = decide.remove(decisions[i], Reason.BOILERPLATE, float(seen))
+            kept = [d.index for d in decisions if d.kept]
+        if config.dedup.documents and kept:
+            assert analysis.signatures is not None
+            signature = union_signature(analysis.signatures[kept], config.shingle.num_perm)
+            bands, rows = lsh_params(config.dedup.doc_threshold, config.shingle.num_perm)
+            keys = band_keys(signature[None, :], bands, rows)[0].tolist()
+            match = store.check_and_insert("doc", keys, sketch(signature), Ref(doc.id), config.dedup.doc_threshold)
+            if match is not None:
+                return self._dropped(analysis, Reason.DUPLICATE_DOCUMENT, match.score, match.ref)
+        if config.dedup.cross_doc_paragraphs and kept:
+            bands, rows = lsh_params(config.dedup.threshold, config.shingle.num_perm)
+            assert analysis.signatures is not None
+            all_keys = band_keys(analysis.signatures[kept], bands, rows)
+            for i, keys in zip(kept, all_keys.tolist(), strict=False):
+                ref = Ref(doc.id, i)
+                earlier = store.check_and_insert_exact("para-exact", analysis.keys[i], ref)
+                if earlier is not None:
+                    decisions[i] = decide.remove(decisions[i], Reason.DUPLICATE, 1.0, earlier)
+                    continue
+                if not analysis.long[i]:
+                    continue
+                signature = analysis.signatures[i]
+                match = store.check_and_insert("para", keys, sketch(signature), ref, config.dedup.threshold)
+                if match is not None:
+                    decisions[i] = decide.remove(decisions[i], Reason.NEAR_DUPLICATE, match.score, match.ref)
+            kept = [d.index for d in decisions if d.kept]
+        if not kept:
+            return self._dropped(analysis, Reason.EMPTY, 0.0, None)
+        text = join_paragraphs((analysis.paragraphs[i] for i in kept), analysis.head, analysis.tail)
+        removed = {d.index: analysis.paragraphs[d.index].text for d in decisions if not d.kept}
+        return CleanResult(
+            doc.id, text, None, tuple(decisions), doc.fields, source=doc.source, line=doc.line,
+            metadata={"removed": removed} if removed else {},
+        )
+
+    @staticmethod
+    def _dropped(analysis: Analysis, reason: Reason, score: float, duplicate_of: Ref | None) -> CleanResult:
+        doc = analysis.doc
+        decisions = tuple(
+            decide.remove(d, reason, score, duplicate_of) if d.kept else d for d in analysis.decisions
+        )
+        removed = {
+            d.index: analysis.paragraphs[d.index].text for d in decisions if d.reason is not reason
+        }
+        metadata = {"original": doc.text, **({"removed": removed} if removed else {})}
+        return CleanResult(
+            doc.id, "", reason, decisions, doc.fields, score, duplicate_of, source=doc.source, line=doc.line,
+            metadata=metadata,
+        )
+
+
+# -- worker processes ---------------------------------------------------------------------------
+
+_WORKER_CLEANER: Cleaner  # set in each worker process by _init_worker
+
+
+def _init_worker(config: Config, model: TopicModel | None) -> None:
+    global _WORKER_CLEANER
+    cleaner = Cleaner.__new__(Cleaner)
+    cleaner.config, cleaner.model, cleaner.workers = config, model, 1
+    _WORKER_CLEANER = cleaner
+
+
+def _executor(workers: int, config: Config, model: TopicModel | None) -> Executor:
+    return ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(config, model))
+
+
+def _ordered_map(executor: Executor, fn: Any, items: Iterable[Any], ahead: int) -> Iterator[Any]:
+    """``executor.map`` that keeps at most ``ahead`` items in flight, so input streams."""
+    pending: list[Any] = []
+    for item in items:
+        pending.append(executor.submit(fn, item))
+        if len(pending) >= ahead:
+            yield pending.pop(0).result()
+    while pending:
+        yield pending.pop(0).result()
+
+
+def default_workers() -> int:
+    """All cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1

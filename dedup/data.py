@@ -1,0 +1,154 @@
+"""The records that travel between stages.
+
+They are small and frozen; anything a stage wants to add goes in a
+``metadata`` dict rather than a new field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Reason(StrEnum):
+    """Why a paragraph or a document was removed: the one fixed set.
+
+    Scores, by reason (see ``docs/decisions.md``):
+
+    - ``duplicate``: 1.0, the normalised text equals an earlier paragraph.
+    - ``near_duplicate``: the Jaccard similarity of shingle sets with the
+      paragraph it repeats (higher is more similar).
+    - ``duplicate_document``: the estimated Jaccard similarity of the cleaned
+      document with the earlier one.
+    - ``off_topic``: the probability that the paragraph does not belong to the
+      document (higher is more off-topic).
+    - ``boilerplate``: the number of earlier documents the line appeared in.
+    - ``empty``: 0.0; the document had no paragraph left, or none on input.
+    - ``invalid``: 0.0; the record could not be read (the message says why).
+    """
+
+    DUPLICATE = "duplicate"
+    NEAR_DUPLICATE = "near_duplicate"
+    DUPLICATE_DOCUMENT = "duplicate_document"
+    OFF_TOPIC = "off_topic"
+    BOILERPLATE = "boilerplate"
+    EMPTY = "empty"
+    INVALID = "invalid"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Document:
+    """One input document.
+
+    Attributes:
+        id: The document's id, unique within a run.
+        text: The raw text, exactly as read.
+        fields: The record's other fields, passed through unchanged.
+        source: Where the document came from (file name), for messages.
+        line: The 1-based line of ``source`` for JSONL input.
+    """
+
+    id: str
+    text: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A paragraph of a document: one non-blank line.
+
+    Attributes:
+        index: Position among the document's paragraphs, from 0.
+        text: The line exactly as in the input, without its line break.
+        sep: The input text between the previous paragraph and this one
+            (line breaks and blank lines), kept with the paragraph.
+    """
+
+    index: int
+    text: str
+    sep: str
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A place a removed item repeats: a document id and a paragraph index
+    (``None`` for the whole document)."""
+
+    id: str
+    paragraph: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "paragraph": self.paragraph}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What happened to one paragraph.
+
+    Attributes:
+        index: The paragraph's index.
+        kept: Whether the paragraph is in the output.
+        reason: Why it was removed, ``None`` when kept.
+        score: The evidence, defined per reason (see :class:`Reason`); for a
+            kept paragraph, its off-topic probability (0.0 when not scored).
+        duplicate_of: What a duplicate repeats.
+        metadata: Extra detail, e.g. the signal behind an off-topic call.
+    """
+
+    index: int
+    kept: bool
+    reason: Reason | None = None
+    score: float = 0.0
+    duplicate_of: Ref | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "kept": self.kept,
+            "reason": None if self.reason is None else self.reason.value,
+            "score": round(self.score, 6),
+            "duplicate_of": None if self.duplicate_of is None else self.duplicate_of.to_dict(),
+            **({"metadata": self.metadata} if self.metadata else {}),
+        }
+
+
+@dataclass(frozen=True)
+class CleanResult:
+    """The outcome for one input document.
+
+    Attributes:
+        id: The document's id.
+        text: The cleaned text: kept paragraphs, byte-identical to the input,
+            each with the separator that preceded it. Empty when dropped.
+        dropped: ``None``, or why the whole document was dropped.
+        decisions: One decision per input paragraph, in order.
+        fields: The document's other fields, unchanged.
+        score: Evidence for a document drop (see :class:`Reason`).
+        duplicate_of: For a ``duplicate_document``, the earlier document.
+        source: The input file, for the report.
+        line: The input line, for the report.
+        metadata: Extra detail (e.g. the message of an ``invalid`` record).
+    """
+
+    id: str
+    text: str
+    dropped: Reason | None
+    decisions: tuple[Decision, ...]
+    fields: dict[str, Any] = field(default_factory=dict)
+    score: float = 0.0
+    duplicate_of: Ref | None = None
+    source: str | None = None
+    line: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def removed(self) -> tuple[Decision, ...]:
+        """The decisions that removed a paragraph."""
+        return tuple(d for d in self.decisions if not d.kept)

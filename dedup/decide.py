@@ -1,0 +1,86 @@
+"""The one place that decides what is removed, and why.
+
+Stages before this one measure (repeats, topic scores, index matches);
+this module turns measurements into :class:`~dedup.data.Decision` records,
+each removal carrying exactly one :class:`~dedup.data.Reason`.
+
+Off-topic rules (see ``docs/topic.md``): teasers, related-story lists and
+widgets come after the article, as a run. A paragraph is removed as
+off-topic when it belongs to the trailing run of paragraphs whose
+off-topic probability reaches ``topic.threshold``; a paragraph with
+article text after it must reach the stricter ``topic.inner_threshold``
+(captions and chrome do, by their form; a short quote in the article does
+not). The paragraph that fits the document best is never removed for
+topic, so the topic stage alone never empties a document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from dedup.config import TopicConfig
+from dedup.data import Decision, Reason, Ref
+from dedup.match import Repeat
+
+
+def repeat_decisions(doc_id: str, repeats: Sequence[Repeat | None]) -> list[Decision]:
+    """Decisions after the within-document repeat stage."""
+    out = []
+    for i, repeat in enumerate(repeats):
+        if repeat is None:
+            out.append(Decision(i, True))
+        else:
+            reason = Reason.DUPLICATE if repeat.exact else Reason.NEAR_DUPLICATE
+            out.append(Decision(i, False, reason, repeat.score, Ref(doc_id, repeat.earlier)))
+    return out
+
+
+def off_topic(scores: np.ndarray, topic: TopicConfig) -> np.ndarray:
+    """Which of a document's (non-repeat) paragraphs are off-topic.
+
+    Args:
+        scores: Off-topic probabilities, in document order.
+        topic: Thresholds.
+
+    Returns:
+        A boolean mask over ``scores``.
+    """
+    m = len(scores)
+    drop = np.zeros(m, dtype=bool)
+    if m < 2:
+        return drop
+    end = m
+    while end > 0 and scores[end - 1] >= topic.threshold:
+        end -= 1
+    drop[end:] = True
+    drop[:end] = scores[:end] >= topic.inner_threshold
+    if drop.all():
+        drop[int(np.argmin(scores))] = False
+    return drop
+
+
+def topic_decisions(
+    decisions: list[Decision], candidates: Sequence[int], scores: np.ndarray, topic: TopicConfig
+) -> list[Decision]:
+    """Apply the topic stage to the paragraphs still kept.
+
+    Args:
+        decisions: Decisions so far, one per paragraph.
+        candidates: Indexes of the paragraphs the topic stage scored, in order.
+        scores: Their off-topic probabilities.
+        topic: Thresholds.
+    """
+    out = list(decisions)
+    for i, drop, score in zip(candidates, off_topic(scores, topic), scores.tolist(), strict=False):
+        if drop:
+            out[i] = Decision(i, False, Reason.OFF_TOPIC, score)
+        else:
+            out[i] = Decision(i, True, None, score)
+    return out
+
+
+def remove(decision: Decision, reason: Reason, score: float, duplicate_of: Ref | None = None) -> Decision:
+    """A kept paragraph's decision turned into a removal."""
+    return Decision(decision.index, False, reason, score, duplicate_of, decision.metadata)

@@ -1,0 +1,84 @@
+"""Find repeated paragraphs within one document.
+
+Exact repeats first: a 64-bit key of the normalised paragraph catches a
+body scraped twice at almost no cost. Then near repeats: paragraphs long
+enough for shingles to mean something go through MinHash LSH (bands and
+rows as datasketch picks them for the threshold), and every candidate is
+verified with the exact Jaccard similarity of the two shingle sets, so LSH
+false positives never remove text. Only kept paragraphs are indexed: a
+later copy is matched against the first occurrence, never against another
+copy. Nothing here decides; :mod:`dedup.decide` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dedup.config import DedupConfig, ShingleConfig
+from dedup.minhash import band_keys, jaccard, lsh_params
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """A paragraph that repeats an earlier one of the same document.
+
+    Attributes:
+        earlier: The index of the first occurrence.
+        score: 1.0 for an exact repeat, else the Jaccard similarity.
+        exact: Whether the normalised texts are equal.
+    """
+
+    earlier: int
+    score: float
+    exact: bool
+
+
+def find_repeats(
+    keys: Sequence[int],
+    unique_hashes: Sequence[np.ndarray],
+    signature_rows: np.ndarray,
+    long_enough: Sequence[bool],
+    dedup: DedupConfig,
+    shingle: ShingleConfig,
+) -> list[Repeat | None]:
+    """Match each paragraph against the earlier kept paragraphs of its document.
+
+    Args:
+        keys: Exact keys of the paragraphs (see :func:`dedup.shingle.exact_key`).
+        unique_hashes: Sorted unique shingle hashes of each paragraph.
+        signature_rows: MinHash signatures, one row per paragraph.
+        long_enough: Which paragraphs may be matched approximately.
+        dedup: Thresholds.
+        shingle: Permutation settings (for the LSH bands).
+
+    Returns:
+        Per paragraph, ``None`` or the :class:`Repeat` it is.
+    """
+    bands, rows = lsh_params(dedup.threshold, shingle.num_perm)
+    all_keys = band_keys(signature_rows, bands, rows) if len(signature_rows) else np.zeros((0, bands), np.uint64)
+    seen: dict[int, int] = {}
+    buckets: dict[int, list[int]] = {}
+    out: list[Repeat | None] = []
+    for i, key in enumerate(keys):
+        earlier = seen.get(key)
+        if earlier is not None:
+            out.append(Repeat(earlier, 1.0, True))
+            continue
+        repeat = None
+        if long_enough[i]:
+            candidates = sorted({j for k in all_keys[i].tolist() for j in buckets.get(k, ())})
+            best = -1.0
+            for j in candidates:
+                score = jaccard(unique_hashes[i], unique_hashes[j])
+                if score >= dedup.threshold and score > best:
+                    best, repeat = score, Repeat(j, score, False)
+        out.append(repeat)
+        if repeat is None:
+            seen[key] = i
+            if long_enough[i]:
+                for k in all_keys[i].tolist():
+                    buckets.setdefault(k, []).append(i)
+    return out

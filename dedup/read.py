@@ -1,0 +1,273 @@
+"""Read documents from JSONL files, text files, directories and stdin.
+
+Every record is checked as it is read. A bad record raises
+:class:`~dedup.errors.InputError` naming the file and line, or, when the
+caller asked to skip bad input, becomes an :class:`InvalidRecord` that the
+cleaner reports with reason ``invalid``: nothing is dropped silently.
+
+JSONL files may be compressed (``.gz``, ``.zst``); text files are read as
+bytes and decoded strictly, so line breaks and every other byte reach the
+output exactly as they were.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import sys
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal, cast
+
+from dedup.config import InputConfig
+from dedup.data import CleanResult, Document, Reason
+from dedup.errors import InputError
+
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".ndjson.gz", ".ndjson.zst")
+TEXT_SUFFIXES = (".txt",)
+STDIN = "-"
+_SNIFF = 8192
+
+OnError = Literal["raise", "skip"]
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One file to read.
+
+    Attributes:
+        path: Where it is (``"-"`` for stdin).
+        relative: Its path relative to the input argument that named it:
+            the id of a text document, and where its output goes in an
+            output directory.
+        kind: ``"jsonl"`` or ``"txt"``.
+    """
+
+    path: str
+    relative: str
+    kind: Literal["jsonl", "txt"]
+
+
+@dataclass(frozen=True)
+class InvalidRecord:
+    """A record that could not be read and was skipped, with why."""
+
+    source: str
+    line: int | None
+    message: str
+    id: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def result(self) -> CleanResult:
+        """The ``invalid`` result that accounts for this record."""
+        where = self.source if self.line is None else f"{self.source}:{self.line}"
+        return CleanResult(
+            self.id if self.id is not None else where,
+            "",
+            Reason.INVALID,
+            (),
+            self.fields,
+            source=self.source,
+            line=self.line,
+            metadata={"error": self.message},
+        )
+
+
+def kind_of(path: str | Path) -> Literal["jsonl", "txt"] | None:
+    """The input kind a file name says, or ``None`` for other files."""
+    name = str(path).lower()
+    if name.endswith(JSONL_SUFFIXES):
+        return "jsonl"
+    if name.endswith(TEXT_SUFFIXES):
+        return "txt"
+    return None
+
+
+def list_inputs(arguments: Iterable[str | Path]) -> list[InputFile]:
+    """Expand input arguments into files, in a stable order.
+
+    Directories are walked recursively in sorted order and contribute
+    their ``.jsonl`` (optionally compressed) and ``.txt`` files.
+
+    Raises:
+        InputError: An argument does not exist, has an unknown kind, or is
+            a directory with no input files.
+    """
+    files: list[InputFile] = []
+    for argument in arguments:
+        if str(argument) == STDIN:
+            files.append(InputFile(STDIN, "stdin.jsonl", "jsonl"))
+            continue
+        path = Path(argument)
+        if path.is_dir():
+            found = [
+                InputFile(str(p), p.relative_to(path).as_posix(), kind)
+                for p in sorted(path.rglob("*"), key=lambda p: p.relative_to(path).as_posix())
+                if p.is_file() and (kind := kind_of(p)) is not None
+            ]
+            if not found:
+                raise InputError(
+                    "directory has no input files (expected *.jsonl, *.jsonl.gz, *.jsonl.zst or *.txt)", path
+                )
+            files.extend(found)
+        elif path.is_file():
+            kind = kind_of(path)
+            if kind is None:
+                raise InputError("unknown input type: name JSONL files *.jsonl[.gz|.zst] and text files *.txt", path)
+            files.append(InputFile(str(path), path.name, kind))
+        elif path.exists():
+            raise InputError("not a regular file or directory", path)
+        else:
+            raise InputError("no such file or directory", path)
+    return files
+
+
+def document_from_record(record: Any, config: InputConfig, source: str, line: int | None) -> Document:
+    """Check one JSON record and make it a :class:`Document`.
+
+    Raises:
+        InputError: The record is not an object, or its text or id field is
+            missing or of the wrong type.
+    """
+    if not isinstance(record, Mapping):
+        raise InputError(f"expected a JSON object, found {type(record).__name__}", source, line)
+    text = record.get(config.text_field)
+    if config.text_field not in record:
+        keys = ", ".join(sorted(map(str, record))) or "none"
+        raise InputError(
+            f"no {config.text_field!r} field (keys: {keys}); name the text field with --text-field", source, line
+        )
+    if not isinstance(text, str):
+        raise InputError(
+            f"field {config.text_field!r} must be a string, found {type(text).__name__}", source, line
+        )
+    doc_id = record.get(config.id_field)
+    if doc_id is None:
+        raise InputError(f"no {config.id_field!r} field; name the id field with --id-field", source, line)
+    if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
+        raise InputError(f"field {config.id_field!r} must be a string or integer, found {type(doc_id).__name__}",
+                         source, line)
+    return Document(str(doc_id), text, dict(record), source, line)
+
+
+def _open_binary(path: str) -> IO[bytes]:
+    if path == STDIN:
+        return sys.stdin.buffer
+    lower = path.lower()
+    if lower.endswith(".gz"):
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    if lower.endswith(".zst"):
+        import zstandard
+
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True))
+    return open(path, "rb")
+
+
+def _lines(handle: IO[bytes], source: str) -> Iterator[tuple[int, bytes]]:
+    number = 0
+    try:
+        for number, raw in enumerate(handle, 1):
+            yield number, raw
+    except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
+        raise InputError(
+            f"cannot read past line {number}: {exc} (is the file truncated?)", source, number + 1
+        ) from exc
+
+
+def _parse(raw: bytes, config: InputConfig, source: str, number: int) -> Document:
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"invalid UTF-8 at byte {exc.start} of the line", source, number) from exc
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg} at column {exc.colno}", source, number) from exc
+    return document_from_record(record, config, source, number)
+
+
+def _salvage_id(raw: bytes, config: InputConfig) -> str | None:
+    """The id of a rejected record, when the line is JSON enough to have one."""
+    try:
+        record = json.loads(raw.decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    value = record.get(config.id_field) if isinstance(record, dict) else None
+    return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+
+
+def read_jsonl(
+    file: InputFile, config: InputConfig, on_error: OnError = "raise"
+) -> Iterator[Document | InvalidRecord]:
+    """Read documents from one JSONL file (one object per line; blank lines are not records)."""
+    try:
+        handle = _open_binary(file.path)
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror or exc}", file.path) from exc
+    source = "<stdin>" if file.path == STDIN else file.path
+    try:
+        for number, raw in _lines(handle, source):
+            if not raw.strip():
+                continue
+            try:
+                yield _parse(raw, config, source, number)
+            except InputError as exc:
+                if on_error == "raise":
+                    raise
+                yield InvalidRecord(source, number, exc.reason, _salvage_id(raw, config))
+    finally:
+        if file.path != STDIN:
+            handle.close()
+
+
+def read_text(file: InputFile, config: InputConfig, on_error: OnError = "raise") -> Iterator[Document | InvalidRecord]:
+    """Read one text file as one document whose id is its relative path."""
+    try:
+        with open(file.path, "rb") as handle:
+            data = handle.read(config.max_doc_bytes + 1)
+    except OSError as exc:
+        error: InputError | None = InputError(f"cannot read: {exc.strerror or exc}", file.path)
+    else:
+        error = None
+        if b"\0" in data[:_SNIFF]:
+            error = InputError("binary file (NUL bytes), not text; remove it from the input", file.path)
+        elif len(data) > config.max_doc_bytes:
+            error = InputError(
+                f"file is larger than the limit of {config.max_doc_bytes} bytes; raise it with --max-doc-bytes",
+                file.path,
+            )
+        else:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                line = data.count(b"\n", 0, exc.start) + 1
+                error = InputError(f"invalid UTF-8 at byte {exc.start}", file.path, line)
+    if error is not None:
+        if on_error == "raise":
+            raise error
+        yield InvalidRecord(file.path, error.line, error.reason, file.relative)
+        return
+    yield Document(file.relative, text, {}, file.path, None)
+
+
+def read_inputs(
+    files: Iterable[InputFile], config: InputConfig, on_error: OnError = "raise"
+) -> Iterator[Document | InvalidRecord]:
+    """Read all files in order, checking that ids are unique across the run."""
+    seen: set[str] = set()
+    for file in files:
+        reader = read_jsonl if file.kind == "jsonl" else read_text
+        for item in reader(file, config, on_error):
+            if isinstance(item, Document):
+                if item.id in seen:
+                    error = InputError(f"duplicate id {item.id!r}: ids must be unique across the inputs",
+                                       item.source, item.line)
+                    if on_error == "raise":
+                        raise error
+                    yield InvalidRecord(item.source or file.path, item.line, error.reason, None, item.fields)
+                    continue
+                seen.add(item.id)
+            yield item

@@ -1,0 +1,351 @@
+"""The topic model: how far each paragraph is from its document's topic.
+
+:class:`TopicModel` is a scikit-learn estimator. It turns a document's
+paragraphs into TF-IDF vectors over hashed character shingles (the same
+shingles the repeat stages use, so nothing is tokenised twice), measures
+how each paragraph coheres with the rest of its document, adds signals of
+form and position, and combines them with a logistic regression into the
+probability that a paragraph does not belong. It scores; it never drops:
+:mod:`dedup.decide` turns scores into removals.
+
+Signals per paragraph (see ``docs/topic.md``):
+
+- ``cohesion``: cosine with the length- and position-weighted centroid of
+  the other paragraphs (leave one out); the lead weighs most, since teasers
+  and widgets come after the article.
+- ``lead``: cosine with the document's first paragraph.
+- ``best_earlier``: the highest cosine with any earlier paragraph.
+- ``relative_cohesion``: ``cohesion`` over the document's median cohesion.
+- ``position``: relative position in the document.
+- ``unterminated``, ``kicker``: cut mid-sentence; starts with a CAPS kicker.
+- ``caption``, ``chrome``: the shape of photo credits and page chrome.
+- ``log_length``, ``length_ratio``: length, and length against the median.
+- ``known``: the share of shingles the IDF table has seen; on text unlike
+  anything the model was fitted on the cohesion signals say little, and the
+  model learns to lean on them less.
+
+A saved model is a ``.npz`` of plain arrays plus a JSON header, loaded with
+``allow_pickle=False``: it holds the IDF weights of hashed shingles and the
+fitted coefficients, never text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+from sklearn.feature_extraction.text import TfidfTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from dedup.errors import ModelError
+from dedup.shingle import normalise, shingle_hashes
+
+FEATURES = (
+    "cohesion",
+    "lead",
+    "best_earlier",
+    "relative_cohesion",
+    "position",
+    "unterminated",
+    "kicker",
+    "caption",
+    "chrome",
+    "log_length",
+    "length_ratio",
+    "known",
+)
+FORMAT = "dedup-topic-model"
+FORMAT_VERSION = 1
+
+_TERMINAL = set(".!?…\"”’')»」』。！？;")
+_CAPTION = re.compile(
+    r"^[\s(\[]*(?:photo(?:graph)?s?|pictures?|pic|images?|image caption|caption|credits?|video|"
+    r"illustration|source|file photo)\s*(?:credit|caption)?\s*(?::|by\b|\||/|-|–|—)",
+    re.IGNORECASE,
+)
+_AGENCY = re.compile(
+    r"\b(?:getty images|afp|reuters|epa(?:-efe)?|ap photo|associated press|pa wire|pa media|xinhua|"
+    r"shutterstock|alamy|bloomberg|anadolu|efe|dpa|ani|pti)\b",
+    re.IGNORECASE,
+)
+_CHROME = re.compile(
+    r"(?:\bshare (?:this|on)\b|\bfollow us\b|\bsign up\b|\bnewsletter\b|\bsubscribe\b|^advertisement$|"
+    r"\ball rights reserved\b|©|\bcopyright\b|^most (?:read|popular|viewed)\b|^related (?:stories|articles|"
+    r"topics|content|links)\b|^read more\b|\bclick here\b|\bcookies?\b|^(?:log|sign) in\b|^skip to\b|"
+    r"^back to top\b|^(?:more|top) (?:stories|news)\b|^you may also like\b|^recommended\b)",
+    re.IGNORECASE,
+)
+
+
+def _form_signals(text: str) -> tuple[float, float, float, float]:
+    """(unterminated, kicker, caption, chrome) for one paragraph."""
+    stripped = text.strip()
+    unterminated = 0.0 if stripped and stripped[-1] in _TERMINAL else 1.0
+    head, colon, _ = stripped[:64].partition(":")
+    letters = [c for c in head if c.isalpha()]
+    kicker = float(bool(colon) and len(letters) >= 3 and head.upper() == head and head.lower() != head)
+    short = len(stripped) <= 160
+    credit = bool(_AGENCY.search(stripped)) and len(stripped) < 80
+    caption = float(short and (bool(_CAPTION.match(stripped)) or credit))
+    chrome = float(short and (bool(_CHROME.search(stripped)) or stripped.count("|") >= 2))
+    return unterminated, kicker, caption, chrome
+
+
+class TopicModel(BaseEstimator):
+    """Scores how far each paragraph is from its document's topic.
+
+    Args:
+        n_features: Hash buckets of the TF-IDF vectors (a power of two).
+        shingle_size: Characters per shingle (as in the repeat stages).
+        C: Inverse regularisation strength of the logistic regression.
+        lead_weight: Extra centroid weight of the first paragraph.
+        decay: How fast later paragraphs lose centroid weight.
+
+    Example:
+        >>> from dedup.topic import TopicModel
+        >>> model = TopicModel.default()
+        >>> scores = model.score_document(["Rain fell on Paris.", "Rain is expected in Paris again."])
+        >>> scores.shape
+        (2,)
+    """
+
+    def __init__(
+        self,
+        n_features: int = 2**18,
+        shingle_size: int = 5,
+        C: float = 1.0,
+        lead_weight: float = 2.0,
+        decay: float = 0.25,
+    ) -> None:
+        self.n_features = n_features
+        self.shingle_size = shingle_size
+        self.C = C
+        self.lead_weight = lead_weight
+        self.decay = decay
+
+    # -- features -----------------------------------------------------------------------------
+
+    def _counts(self, hash_sets: Sequence[np.ndarray]) -> sp.csr_matrix:
+        mask = np.uint32(self.n_features - 1)
+        indptr = np.zeros(len(hash_sets) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum([len(h) for h in hash_sets])
+        indices = (np.concatenate(hash_sets) & mask).astype(np.int32) if len(hash_sets) else np.zeros(0, np.int32)
+        data = np.ones(len(indices), dtype=np.float64)
+        counts = sp.csr_matrix((data, indices, indptr), shape=(len(hash_sets), self.n_features))
+        counts.sum_duplicates()
+        return counts
+
+    def _hashes(self, paragraphs: Sequence[str]) -> list[np.ndarray]:
+        return [shingle_hashes(normalise(p), self.shingle_size) for p in paragraphs]
+
+    def features(self, paragraphs: Sequence[str], hashes: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        """The signal matrix of one document, one row per paragraph (columns: :data:`FEATURES`).
+
+        Args:
+            paragraphs: The document's paragraphs, in order.
+            hashes: Their shingle hashes, if already computed.
+        """
+        self._check_fitted("idf_")
+        m = len(paragraphs)
+        out = np.zeros((m, len(FEATURES)), dtype=np.float64)
+        if m == 0:
+            return out
+        if hashes is None:
+            hashes = self._hashes(paragraphs)
+        counts = self._counts(hashes)
+        known = np.asarray((counts > 0).multiply(self.seen_).sum(axis=1)).ravel()
+        n_buckets = np.maximum(np.diff(counts.indptr), 1)
+        vectors = self._tfidf.transform(counts)
+        sim = (vectors @ vectors.T).toarray()
+        lengths = np.array([len(p) for p in paragraphs], dtype=np.float64)
+        weight = np.minimum(1.0, np.sqrt(lengths / 200.0)) / (1.0 + self.decay * np.arange(m))
+        weight[0] *= self.lead_weight
+        sw = sim @ weight
+        total = float(weight @ sw)
+        diag = np.diag(sim)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            norms = np.sqrt(np.maximum(total - 2 * weight * sw + weight**2 * diag, 0.0))
+            cohesion = np.where(norms > 0, (sw - weight * diag) / norms, 0.0)
+        if m == 1:
+            cohesion[:] = 1.0
+        lead = sim[0].copy()
+        lead[0] = sim[0, 1] if m > 1 else 1.0
+        earlier = np.array([sim[i, :i].max() if i else lead[0] for i in range(m)])
+        median = float(np.median(cohesion)) or 1.0
+        median_len = float(np.median(lengths)) or 1.0
+        out[:, 0] = cohesion
+        out[:, 1] = lead
+        out[:, 2] = earlier
+        out[:, 3] = cohesion / median if median > 0 else 1.0
+        out[:, 4] = np.arange(m) / max(m - 1, 1)
+        out[:, 5:9] = [_form_signals(p) for p in paragraphs]
+        out[:, 9] = np.log1p(lengths)
+        out[:, 10] = np.log((lengths + 1) / (median_len + 1))
+        out[:, 11] = known / n_buckets
+        return out
+
+    # -- estimator API -----------------------------------------------------------------------
+
+    def fit(self, documents: Sequence[Sequence[str]], labels: Sequence[Sequence[int]]) -> TopicModel:
+        """Fit the IDF table on ``documents`` and the coefficients on ``labels``.
+
+        Args:
+            documents: Each document as its list of paragraphs.
+            labels: Per document, one label per paragraph: 1 off-topic,
+                0 belongs, -1 ignore (e.g. a repeat the repeat stage removes).
+
+        Returns:
+            self
+        """
+        if len(documents) != len(labels):
+            raise ValueError(f"got {len(documents)} documents but {len(labels)} label lists")
+        hashes = [self._hashes(doc) for doc in documents]
+        doc_counts = sp.vstack([self._counts([np.concatenate(h) if h else np.zeros(0, np.uint32)]) for h in hashes])
+        self._tfidf = TfidfTransformer(sublinear_tf=True).fit(doc_counts)
+        self.idf_ = self._tfidf.idf_.astype(np.float32)
+        self.seen_ = (np.asarray((doc_counts > 0).sum(axis=0)).ravel() > 0).astype(np.float64)
+        rows, ys = [], []
+        for doc, doc_hashes, doc_labels in zip(documents, hashes, labels, strict=False):
+            if len(doc) != len(doc_labels):
+                raise ValueError(f"a document has {len(doc)} paragraphs but {len(doc_labels)} labels")
+            keep = np.asarray(doc_labels) >= 0
+            if not keep.any():
+                continue
+            kept = [p for p, k in zip(doc, keep, strict=False) if k]
+            kept_hashes = [h for h, k in zip(doc_hashes, keep, strict=False) if k]
+            rows.append(self.features(kept, kept_hashes))
+            ys.append(np.asarray(doc_labels)[keep])
+        x, y = np.vstack(rows), np.concatenate(ys)
+        if len(set(y.tolist())) < 2:
+            raise ValueError("labels must contain both off-topic (1) and belonging (0) paragraphs")
+        scaler = StandardScaler().fit(x)
+        classifier = LogisticRegression(C=self.C, max_iter=1000).fit(scaler.transform(x), y)
+        self.mean_ = scaler.mean_
+        self.scale_ = scaler.scale_
+        self.coef_ = classifier.coef_.ravel()
+        self.intercept_ = float(classifier.intercept_[0])
+        self.offset_ = 0.0
+        return self
+
+    def _check_fitted(self, attribute: str = "coef_") -> None:
+        if not hasattr(self, attribute):
+            raise NotFittedError(
+                "This TopicModel is not fitted yet: call fit(), or use TopicModel.default() or TopicModel.load()"
+            )
+
+    def decision_function(self, features: np.ndarray) -> np.ndarray:
+        """Off-topic log-odds per row of a :meth:`features` matrix, minus ``offset_``."""
+        self._check_fitted()
+        return ((features - self.mean_) / self.scale_) @ self.coef_ + self.intercept_ - self.offset_
+
+    def score_samples(self, features: np.ndarray) -> np.ndarray:
+        """Off-topic probability per row of a :meth:`features` matrix."""
+        return 1.0 / (1.0 + np.exp(-self.decision_function(features)))
+
+    def score_document(self, paragraphs: Sequence[str], hashes: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        """Off-topic probability of each paragraph of one document."""
+        self._check_fitted()
+        return self.score_samples(self.features(paragraphs, hashes))
+
+    def contributions(self, features: np.ndarray) -> list[dict[str, float]]:
+        """Per-signal contributions to the log-odds, for explaining a score."""
+        self._check_fitted()
+        parts = ((features - self.mean_) / self.scale_) * self.coef_
+        return [{name: round(float(v), 4) for name, v in zip(FEATURES, row, strict=False)} for row in parts]
+
+    # -- persistence -------------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Save the fitted model as a pickle-free ``.npz`` file."""
+        self._check_fitted()
+        header = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "params": self.get_params(),
+            "features": list(FEATURES),
+            "intercept": self.intercept_,
+            "offset": self.offset_,
+        }
+        nonzero = np.flatnonzero(self.seen_).astype(np.int32)
+        with open(path, "wb") as handle:
+            np.savez_compressed(
+                handle,
+                header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+                seen=nonzero,
+                idf_seen=self.idf_[nonzero],
+                idf_unseen=np.float32(self.idf_.max()),
+                mean=self.mean_,
+                scale=self.scale_,
+                coef=self.coef_,
+            )
+
+    @classmethod
+    def load(cls, path: str | Path) -> TopicModel:
+        """Load a model saved by :meth:`save`.
+
+        Raises:
+            ModelError: The file is missing, not a dedup topic model, or damaged.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                header = json.loads(bytes(data["header"]).decode())
+                if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
+                    raise ModelError(f"{path}: not a dedup topic model (format {header.get('format')!r})")
+                if header.get("features") != list(FEATURES):
+                    raise ModelError(f"{path}: the model was fitted on other signals: {header.get('features')}")
+                model = cls(**header["params"])
+                idf = np.full(model.n_features, data["idf_unseen"], dtype=np.float32)
+                seen = data["seen"]
+                if len(seen) and (seen.min() < 0 or seen.max() >= model.n_features):
+                    raise ModelError(f"{path}: bucket numbers out of range")
+                idf[seen] = data["idf_seen"]
+                model.idf_ = idf
+                model.seen_ = np.zeros(model.n_features)
+                model.seen_[seen] = 1.0
+                model.mean_, model.scale_, model.coef_ = data["mean"], data["scale"], data["coef"]
+                if not (len(model.mean_) == len(model.scale_) == len(model.coef_) == len(FEATURES)):
+                    raise ModelError(f"{path}: coefficient arrays do not match the {len(FEATURES)} signals")
+                model.intercept_ = float(header["intercept"])
+                model.offset_ = float(header["offset"])
+        except ModelError:
+            raise
+        except FileNotFoundError as exc:
+            raise ModelError(f"{path}: no such model file; create one with `dedup fit-topic`") from exc
+        except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+            raise ModelError(f"{path}: not a readable dedup topic model ({exc})") from exc
+        model._tfidf = _transformer(model.idf_)
+        return model
+
+    @classmethod
+    def default(cls) -> TopicModel:
+        """The model shipped with the package (see ``docs/topic.md`` for how it was fitted)."""
+        return cls.load(default_model_path())
+
+    def __getstate__(self) -> dict:
+        # The sklearn transformer is rebuilt from idf_; keeping it out halves what workers receive.
+        state = self.__dict__.copy()
+        state.pop("_tfidf", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if hasattr(self, "idf_"):
+            self._tfidf = _transformer(self.idf_)
+
+
+def _transformer(idf: np.ndarray) -> TfidfTransformer:
+    transformer = TfidfTransformer(sublinear_tf=True)
+    transformer.idf_ = idf.astype(np.float64)
+    return transformer
+
+
+def default_model_path() -> Path:
+    """Where the shipped model lives inside the package."""
+    return Path(__file__).resolve().parent / "models" / "default.npz"
