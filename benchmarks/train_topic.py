@@ -52,7 +52,7 @@ def main() -> None:
     model.save(args.output)
     paragraphs = sum(len(x) for x in labels)
     print(f"fitted on {len(documents)} documents, {paragraphs} paragraphs in {time.perf_counter() - start:.1f} s")
-    for name, coef in sorted(zip(FEATURES, model.coef_), key=lambda x: -abs(x[1])):
+    for name, coef in sorted(zip(FEATURES, model.coef_, strict=True), key=lambda x: -abs(x[1])):
         print(f"  {name:18s} {coef:+.3f}")
     print(f"saved {args.output} ({args.output.stat().st_size / 1024:.0f} KiB)")
 

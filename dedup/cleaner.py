@@ -130,10 +130,12 @@ def _decide_within(analysis: Analysis, hashes: list[np.ndarray], config: Config,
     if model is not None and config.topic.enabled:
         candidates = [d.index for d in decisions if d.kept]
         if candidates:
-            scores = model.score_document(
+            features = model.features(
                 [analysis.paragraphs[i].text for i in candidates], [hashes[i] for i in candidates]
             )
-            decisions = decide.topic_decisions(decisions, candidates, scores, config.topic)
+            junk, substantial = model.shapes(features)
+            scores = model.score_samples(features)
+            decisions = decide.topic_decisions(decisions, candidates, scores, junk, substantial, config.topic)
     analysis.decisions = decisions
 
 

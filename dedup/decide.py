@@ -37,11 +37,31 @@ def repeat_decisions(doc_id: str, repeats: Sequence[Repeat | None]) -> list[Deci
     return out
 
 
-def off_topic(scores: np.ndarray, topic: TopicConfig) -> np.ndarray:
+#: An off-topic probability below this share of the threshold ends a trailing run.
+CLEARLY_BELONGS = 0.4
+
+
+def _log_odds(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def off_topic(scores: np.ndarray, junk: np.ndarray, substantial: np.ndarray, topic: TopicConfig) -> np.ndarray:
     """Which of a document's (non-repeat) paragraphs are off-topic.
+
+    The trailing run is the suffix whose summed log-odds against
+    ``topic.threshold`` is largest (when positive): a change point after
+    which the text stays off-topic. One borderline teaser among clear ones
+    goes with them; a paragraph that clearly belongs ends the run, and the
+    run starts at a substantial paragraph (a teaser, a widget), never at a
+    short plain line: articles end in lists of names and fixtures, and those
+    are theirs. Before the run, only paragraphs shaped like page furniture
+    (captions, chrome, kickers) are removed, at ``topic.inner_threshold``.
 
     Args:
         scores: Off-topic probabilities, in document order.
+        junk: Paragraphs shaped like page furniture (see :meth:`TopicModel.shapes`).
+        substantial: Paragraphs that may open a trailing run.
         topic: Thresholds.
 
     Returns:
@@ -51,18 +71,31 @@ def off_topic(scores: np.ndarray, topic: TopicConfig) -> np.ndarray:
     drop = np.zeros(m, dtype=bool)
     if m < 2:
         return drop
+    belongs = np.flatnonzero(scores < CLEARLY_BELONGS * topic.threshold)
+    first = int(belongs[-1]) + 1 if len(belongs) else 0
     end = m
-    while end > 0 and scores[end - 1] >= topic.threshold:
-        end -= 1
+    if first < m and scores[-1] >= topic.threshold:
+        evidence = _log_odds(scores[first:]) - _log_odds(np.array(topic.threshold))
+        suffix = np.cumsum(evidence[::-1])[::-1]
+        start = int(np.argmax(suffix))
+        if suffix[start] > 0:
+            openers = np.flatnonzero(substantial[first + start :])
+            if len(openers):
+                end = first + start + int(openers[0])
     drop[end:] = True
-    drop[:end] = scores[:end] >= topic.inner_threshold
+    drop[:end] = (scores[:end] >= topic.inner_threshold) & junk[:end]
     if drop.all():
         drop[int(np.argmin(scores))] = False
     return drop
 
 
 def topic_decisions(
-    decisions: list[Decision], candidates: Sequence[int], scores: np.ndarray, topic: TopicConfig
+    decisions: list[Decision],
+    candidates: Sequence[int],
+    scores: np.ndarray,
+    junk: np.ndarray,
+    substantial: np.ndarray,
+    topic: TopicConfig,
 ) -> list[Decision]:
     """Apply the topic stage to the paragraphs still kept.
 
@@ -70,10 +103,12 @@ def topic_decisions(
         decisions: Decisions so far, one per paragraph.
         candidates: Indexes of the paragraphs the topic stage scored, in order.
         scores: Their off-topic probabilities.
+        junk: Which of them are shaped like page furniture.
+        substantial: Which of them may open a trailing run.
         topic: Thresholds.
     """
     out = list(decisions)
-    for i, drop, score in zip(candidates, off_topic(scores, topic), scores.tolist(), strict=False):
+    for i, drop, score in zip(candidates, off_topic(scores, junk, substantial, topic), scores.tolist(), strict=True):
         if drop:
             out[i] = Decision(i, False, Reason.OFF_TOPIC, score)
         else:

@@ -14,11 +14,20 @@ Signals per paragraph (see ``docs/topic.md``):
   the other paragraphs (leave one out); the lead weighs most, since teasers
   and widgets come after the article.
 - ``lead``: cosine with the document's first paragraph.
+- ``prefix``: cosine with the centroid of the paragraphs before it: text
+  appended after an article coheres with nothing before it.
 - ``best_earlier``: the highest cosine with any earlier paragraph.
-- ``relative_cohesion``: ``cohesion`` over the document's median cohesion.
+- ``relative_cohesion``: ``cohesion`` against the document's best.
+  The four cosine signals enter as logarithms.
 - ``position``: relative position in the document.
 - ``unterminated``, ``kicker``: cut mid-sentence; starts with a CAPS kicker.
+  ``long_unterminated``: cut mid-sentence and long, as teasers are (a short
+  unterminated line is more often a list item of the article).
 - ``caption``, ``chrome``: the shape of photo credits and page chrome.
+- ``short_run``: a short line among short lines (a list); ``under_header``:
+  such a run opened by a chrome header ("Most read", "Related stories").
+  ``short_plain``: a short line with no caption or chrome shape: too short
+  for cohesion to say much, and often the article's own list item.
 - ``log_length``, ``length_ratio``: length, and length against the median.
 - ``known``: the share of shingles the IDF table has seen; on text unlike
   anything the model was fitted on the cohesion signals say little, and the
@@ -49,39 +58,59 @@ from dedup.shingle import normalise, shingle_hashes
 
 FEATURES = (
     "cohesion",
+    "prefix",
     "lead",
     "best_earlier",
     "relative_cohesion",
     "position",
     "unterminated",
+    "long_unterminated",
     "kicker",
     "caption",
     "chrome",
+    "short_run",
+    "under_header",
+    "short_plain",
     "log_length",
     "length_ratio",
     "known",
 )
 FORMAT = "dedup-topic-model"
+_EPS = 0.005
 FORMAT_VERSION = 1
 
 _TERMINAL = set(".!?…\"”’')»」』。！？;")
 _CAPTION = re.compile(
-    r"^[\s(\[]*(?:photo(?:graph)?s?|pictures?|pic|images?|image caption|caption|credits?|video|"
-    r"illustration|source|file photo)\s*(?:credit|caption)?\s*(?::|by\b|\||/|-|–|—)",
+    r"^[\s(\[]*(?:photo(?:graph)?s?|pictures?|pictured|pic|images?|image caption|caption|credits?|video|"
+    r"illustration|source|file photo)\s*(?:credit|caption)?\s*(?::|,|by\b|\||/|-|–|—)"
+    r"|\b(?:photo(?:graph)?s?|pictures?|images?|credits?)\s*:\s*\S|\b(?:photo(?:graph)?|picture) by\b|"
+    r"^image source\b",
     re.IGNORECASE,
 )
 _AGENCY = re.compile(
-    r"\b(?:getty images|afp|reuters|epa(?:-efe)?|ap photo|associated press|pa wire|pa media|xinhua|"
-    r"shutterstock|alamy|bloomberg|anadolu|efe|dpa|ani|pti)\b",
+    r"\b(?:getty(?: images)?|afp|reuters|epa(?:-efe)?|ap photo|associated press|pa wire|pa media|"
+    r"press association|xinhua|shutterstock|alamy|bloomberg|anadolu|efe|dpa|camera press|empics|allsport|"
+    r"corbis|kyodo|sipa(?: press)?|action images|rex features|wireimage|eyevine|pa(?: images)?|ansa|ap)\b",
     re.IGNORECASE,
 )
+_TRAILING_CREDIT = re.compile(r"\(([^()]{2,40})\)\s*$")
 _CHROME = re.compile(
-    r"(?:\bshare (?:this|on)\b|\bfollow us\b|\bsign up\b|\bnewsletter\b|\bsubscribe\b|^advertisement$|"
-    r"\ball rights reserved\b|©|\bcopyright\b|^most (?:read|popular|viewed)\b|^related (?:stories|articles|"
-    r"topics|content|links)\b|^read more\b|\bclick here\b|\bcookies?\b|^(?:log|sign) in\b|^skip to\b|"
-    r"^back to top\b|^(?:more|top) (?:stories|news)\b|^you may also like\b|^recommended\b)",
+    # Widgets, prompts and notices that news pages put around articles (English sites).
+    r"(?:\bshare (?:this|on|via)\b|^share$|\bfollow (?:us|@)|^follow @|\blike us on\b|\bsign up\b|\bnewsletter\b|"
+    r"\bsubscribe\b|^advert(?:isement)?\b|\bsponsored\b|\ball rights reserved\b|©|\bcopyright\b|"
+    r"\bmay not be (?:published|reproduced|redistributed)\b|^most (?:read|popular|viewed|shared)\b|"
+    r"^related(?: (?:stories|articles|topics|content|links|internet links|coverage))?$|^read more\b|"
+    r"\bclick here\b|\bcookie (?:policy|settings|preferences)\b|\b(?:we use|accept(?: all)?) cookies\b|"
+    r"^(?:log|sign) in\b|^skip to\b|^back to top\b|^(?:more|top) (?:stories|news)\b|"
+    r"^more (?:on|from|about) \w|^you may also like\b|^recommended\b|^(?:story )?continues? (?:reading )?below\b|"
+    r"^continue reading\b|^copy link$|^print(?: this)?(?: page| article)?$|^e-?mail(?: this)?(?: page| article)?$|"
+    r"^comments?\b|^have your say\b|^report an error\b|^listen to (?:this|the) (?:article|story)\b|"
+    r"^watch(?: the)? video\b|^(?:page )?last updated\b|^(?:published|updated|posted)\s*(?:on|at)?\s*:|"
+    r"^(?:home|news)\s*[>|/»·•])",
     re.IGNORECASE,
 )
+# Three or more short items joined by separators: a menu or a breadcrumb.
+_MENU = re.compile(r"^[^|·•»>/]{1,30}(?:(?:[|·•»]|\s[>/]\s)[^|·•»>/]{1,30}){2,}$")
 
 
 def _form_signals(text: str) -> tuple[float, float, float, float]:
@@ -92,9 +121,15 @@ def _form_signals(text: str) -> tuple[float, float, float, float]:
     letters = [c for c in head if c.isalpha()]
     kicker = float(bool(colon) and len(letters) >= 3 and head.upper() == head and head.lower() != head)
     short = len(stripped) <= 160
-    credit = bool(_AGENCY.search(stripped)) and len(stripped) < 80
-    caption = float(short and (bool(_CAPTION.match(stripped)) or credit))
-    chrome = float(short and (bool(_CHROME.search(stripped)) or stripped.count("|") >= 2))
+    trailing = _TRAILING_CREDIT.search(stripped)
+    head_credit, slash, _ = stripped.partition("/")
+    credit = (
+        bool(trailing and _AGENCY.search(trailing.group(1)))
+        or (bool(_AGENCY.search(stripped)) and len(stripped) < 80 and stripped[-1:] != ".")
+        or (bool(slash) and len(stripped) < 60 and bool(_AGENCY.fullmatch(head_credit.strip())))
+    )
+    caption = float(short and (bool(_CAPTION.search(stripped)) or credit))
+    chrome = float(short and (bool(_CHROME.search(stripped)) or bool(_MENU.match(stripped))))
     return unterminated, kicker, caption, chrome
 
 
@@ -107,6 +142,10 @@ class TopicModel(BaseEstimator):
         C: Inverse regularisation strength of the logistic regression.
         lead_weight: Extra centroid weight of the first paragraph.
         decay: How fast later paragraphs lose centroid weight.
+        keep_weight: Weight of belonging paragraphs in the fit, relative to
+            off-topic ones: losing article text costs more than keeping junk.
+        max_loss: Sets ``offset_``: the share of belonging paragraphs of the
+            fitting data whose score is above 0.5 (the default threshold).
 
     Example:
         >>> from dedup.topic import TopicModel
@@ -123,12 +162,16 @@ class TopicModel(BaseEstimator):
         C: float = 1.0,
         lead_weight: float = 2.0,
         decay: float = 0.25,
+        keep_weight: float = 4.0,
+        max_loss: float = 0.01,
     ) -> None:
         self.n_features = n_features
         self.shingle_size = shingle_size
         self.C = C
         self.lead_weight = lead_weight
         self.decay = decay
+        self.keep_weight = keep_weight
+        self.max_loss = max_loss
 
     # -- features -----------------------------------------------------------------------------
 
@@ -178,18 +221,43 @@ class TopicModel(BaseEstimator):
         lead = sim[0].copy()
         lead[0] = sim[0, 1] if m > 1 else 1.0
         earlier = np.array([sim[i, :i].max() if i else lead[0] for i in range(m)])
-        median = float(np.median(cohesion)) or 1.0
+        prefix = self._prefix_cohesion(sim, weight, cohesion)
         median_len = float(np.median(lengths)) or 1.0
-        out[:, 0] = cohesion
-        out[:, 1] = lead
-        out[:, 2] = earlier
-        out[:, 3] = cohesion / median if median > 0 else 1.0
-        out[:, 4] = np.arange(m) / max(m - 1, 1)
-        out[:, 5:9] = [_form_signals(p) for p in paragraphs]
-        out[:, 9] = np.log1p(lengths)
-        out[:, 10] = np.log((lengths + 1) / (median_len + 1))
-        out[:, 11] = known / n_buckets
+        form = np.array([_form_signals(p) for p in paragraphs])
+        short = lengths < 100
+        short_run = short & (np.r_[False, short[:-1]] | np.r_[short[1:], False])
+        under_header = np.zeros(m, dtype=bool)
+        for i in range(1, m):
+            under_header[i] = short_run[i] and (form[i - 1, 3] > 0 or under_header[i - 1])
+        # Cosines between paragraphs of one article are small but stable within it;
+        # logs make "ten times less than its neighbours" one step, whatever the scale.
+        out[:, 0] = np.log(cohesion + _EPS)
+        out[:, 1] = np.log(prefix + _EPS)
+        out[:, 2] = np.log(lead + _EPS)
+        out[:, 3] = np.log(earlier + _EPS)
+        out[:, 4] = out[:, 0] - np.log(max(float(cohesion.max()), 0.0) + _EPS)
+        out[:, 5] = np.arange(m) / max(m - 1, 1)
+        out[:, 6] = form[:, 0]
+        out[:, 7] = form[:, 0] * (lengths > 200)
+        out[:, 8:11] = form[:, 1:4]
+        out[:, 11] = short_run
+        out[:, 12] = under_header
+        out[:, 13] = short & (form[:, 2] == 0) & (form[:, 3] == 0) & ~under_header
+        out[:, 14] = np.log1p(lengths)
+        out[:, 15] = np.log((lengths + 1) / (median_len + 1))
+        out[:, 16] = known / n_buckets
         return out
+
+    @staticmethod
+    def _prefix_cohesion(sim: np.ndarray, weight: np.ndarray, cohesion: np.ndarray) -> np.ndarray:
+        """Cosine of each paragraph with the weighted centroid of the paragraphs before it."""
+        m = len(weight)
+        prefix = cohesion.copy()
+        for i in range(1, m):
+            w = weight[:i]
+            norm = float(np.sqrt(max(w @ sim[:i, :i] @ w, 0.0)))
+            prefix[i] = float(sim[i, :i] @ w) / norm if norm > 0 else 0.0
+        return prefix
 
     # -- estimator API -----------------------------------------------------------------------
 
@@ -226,12 +294,17 @@ class TopicModel(BaseEstimator):
         if len(set(y.tolist())) < 2:
             raise ValueError("labels must contain both off-topic (1) and belonging (0) paragraphs")
         scaler = StandardScaler().fit(x)
-        classifier = LogisticRegression(C=self.C, max_iter=1000).fit(scaler.transform(x), y)
+        weights = {0: self.keep_weight, 1: 1.0}
+        classifier = LogisticRegression(C=self.C, max_iter=1000, class_weight=weights).fit(scaler.transform(x), y)
         self.mean_ = scaler.mean_
         self.scale_ = scaler.scale_
         self.coef_ = classifier.coef_.ravel()
         self.intercept_ = float(classifier.intercept_[0])
         self.offset_ = 0.0
+        # Like IsolationForest's contamination: put 0.5 where only max_loss of the
+        # belonging paragraphs score higher, so the default threshold is an operating point.
+        belonging = self.decision_function(x[y == 0])
+        self.offset_ = float(np.quantile(belonging, 1.0 - self.max_loss))
         return self
 
     def _check_fitted(self, attribute: str = "coef_") -> None:
@@ -253,6 +326,26 @@ class TopicModel(BaseEstimator):
         """Off-topic probability of each paragraph of one document."""
         self._check_fitted()
         return self.score_samples(self.features(paragraphs, hashes))
+
+    @staticmethod
+    def shapes(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What the form of each paragraph allows the decide stage to do.
+
+        Returns:
+            ``(junk, substantial)`` masks: ``junk`` paragraphs have the shape
+            of page furniture (caption, chrome, a kicker, a line under a chrome
+            header) and may be removed wherever they stand; ``substantial``
+            ones are not short plain lines, so they can open a trailing run.
+        """
+        column = {name: i for i, name in enumerate(FEATURES)}
+        junk = (
+            (features[:, column["caption"]] > 0)
+            | (features[:, column["chrome"]] > 0)
+            | (features[:, column["kicker"]] > 0)
+            | (features[:, column["under_header"]] > 0)
+        )
+        substantial = junk | (features[:, column["short_plain"]] == 0)
+        return junk, substantial
 
     def contributions(self, features: np.ndarray) -> list[dict[str, float]]:
         """Per-signal contributions to the log-odds, for explaining a score."""
