@@ -25,7 +25,7 @@ from dedup import __version__
 from dedup.cleaner import Cleaner, default_workers
 from dedup.config import Config, DedupConfig, InputConfig, TopicConfig
 from dedup.data import CleanResult
-from dedup.errors import DedupError, InputError
+from dedup.errors import ConfigError, DedupError, InputError
 from dedup.read import STDIN, InputFile, list_inputs, read_inputs
 from dedup.write import Summary, atomic_binary, dumps, open_output, output_record, report_lines, text_writer
 
@@ -167,11 +167,14 @@ def clean(
     text document and a .jsonl per JSONL input. Files are written under a
     temporary name and renamed when complete.
     """
-    config = config_from_options(**options)
+    try:
+        config = config_from_options(**options)
+    except ConfigError as exc:  # e.g. --text-field equal to --id-field
+        raise click.UsageError(str(exc)) from exc
     if inputs.count(STDIN) > 1:
         raise click.UsageError("- (stdin) can be given once")
     outputs = [path for path in (output, report, summary) if path is not None and path != STDIN]
-    if len(set(outputs)) < len(outputs):
+    if len({Path(path).resolve() for path in outputs}) < len(outputs):  # resolved: ./out.jsonl is out.jsonl
         raise click.UsageError("--output, --report and --summary must be different files")
     if [output, report, summary].count(STDIN) > 1:
         raise click.UsageError("only one of --output, --report and --summary can be - (stdout)")
@@ -184,6 +187,8 @@ def clean(
             raise click.UsageError("--annotate adds a field to JSON records: it needs JSONL inputs")
         if not all_jsonl and Path(output).is_file():
             raise click.UsageError(f"output {output} is a file, but text inputs need an output directory")
+        if not all_jsonl:
+            _check_mirror(files, output)
         if all_jsonl and output != STDIN and Path(output).is_dir():
             raise click.UsageError(f"output {output} is a directory, but JSONL inputs need an output file")
         cleaner = Cleaner(config, workers=workers or default_workers())
@@ -274,6 +279,18 @@ class _DirectorySink(_Sink):
             final = self.root / path.relative_to(self.stage)
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, final)
+
+
+def _check_mirror(files: list[InputFile], output: str) -> None:
+    """Refuse inputs that would be written to the same file of the output directory."""
+    first: dict[str, InputFile] = {}
+    for file in files:
+        other = first.setdefault(file.relative, file)
+        if other is not file:
+            raise click.UsageError(
+                f"inputs {other.path} and {file.path} would both be written to {Path(output) / file.relative}; "
+                "give a directory that holds both, or clean them in separate runs"
+            )
 
 
 @contextmanager

@@ -5,13 +5,15 @@ this module turns measurements into :class:`~dedup.data.Decision` records,
 each removal carrying exactly one :class:`~dedup.data.Reason`.
 
 Off-topic rules (see ``docs/topic.md``): teasers, related-story lists and
-widgets come after the article, as a run. A paragraph is removed as
-off-topic when it belongs to the trailing run of paragraphs whose
-off-topic probability reaches ``topic.threshold``; a paragraph with
-article text after it must reach the stricter ``topic.inner_threshold``
-(captions and chrome do, by their form; a short quote in the article does
-not). The paragraph that fits the document best is never removed for
-topic, so the topic stage alone never empties a document.
+widgets come after the article, as a run. The trailing run is the suffix
+with the largest summed evidence (log-odds against ``topic.threshold``); it
+cannot reach back past a paragraph that clearly belongs, it opens at a
+substantial paragraph (never at a short plain line: articles end in lists
+of names and fixtures), and it must follow some article text. Before the
+run, only paragraphs shaped like page furniture (captions, chrome, kickers)
+are removed, and only at the stricter ``topic.inner_threshold``; a short
+quote inside the article is never removed for topic. The topic stage alone
+never empties a document.
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ def off_topic(scores: np.ndarray, junk: np.ndarray, substantial: np.ndarray, top
             openers = np.flatnonzero(substantial[first + start :])
             if len(openers):
                 end = first + start + int(openers[0])
+    if end == 0:
+        end = m  # a "run" from the first paragraph has no article to stand apart from
     drop[end:] = True
     drop[:end] = (scores[:end] >= topic.inner_threshold) & junk[:end]
     if drop.all():

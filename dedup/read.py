@@ -25,11 +25,11 @@ from typing import IO, Any, Literal, cast
 from dedup.config import InputConfig
 from dedup.data import CleanResult, Document, Reason
 from dedup.errors import InputError
+from dedup.split import split_paragraphs
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".ndjson.gz", ".ndjson.zst")
 TEXT_SUFFIXES = (".txt",)
 STDIN = "-"
-_SNIFF = 8192
 
 OnError = Literal["raise", "skip"]
 
@@ -232,7 +232,7 @@ def read_text(file: InputFile, config: InputConfig, on_error: OnError = "raise")
         error: InputError | None = InputError(f"cannot read: {exc.strerror or exc}", file.path)
     else:
         error = None
-        if b"\0" in data[:_SNIFF]:
+        if b"\0" in data:
             error = InputError("binary file (NUL bytes), not text; remove it from the input", file.path)
         elif len(data) > config.max_doc_bytes:
             error = InputError(
@@ -253,15 +253,42 @@ def read_text(file: InputFile, config: InputConfig, on_error: OnError = "raise")
     yield Document(file.relative, text, {}, file.path, None)
 
 
+def limit_error(doc: Document, config: InputConfig) -> str | None:
+    """The message for a document over ``max_doc_bytes`` or ``max_paragraphs``, or ``None``."""
+    text = doc.text
+    if len(text) * 4 > config.max_doc_bytes:  # a character is at most 4 bytes: shorter texts are under the limit
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > config.max_doc_bytes:
+            return (
+                f"document {doc.id!r} has {size} bytes, more than the limit of {config.max_doc_bytes}; "
+                "raise it with --max-doc-bytes"
+            )
+    if text.count("\n") + text.count("\r") >= config.max_paragraphs:  # fewer line breaks: fewer paragraphs
+        count = len(split_paragraphs(text)[0])
+        if count > config.max_paragraphs:
+            return (
+                f"document {doc.id!r} has {count} paragraphs, more than the limit of {config.max_paragraphs}; "
+                "raise it with --max-paragraphs"
+            )
+    return None
+
+
 def read_inputs(
     files: Iterable[InputFile], config: InputConfig, on_error: OnError = "raise"
 ) -> Iterator[Document | InvalidRecord]:
-    """Read all files in order, checking that ids are unique across the run."""
+    """Read all files in order, checking the limits and that ids are unique across the run."""
     seen: set[str] = set()
     for file in files:
         reader = read_jsonl if file.kind == "jsonl" else read_text
         for item in reader(file, config, on_error):
             if isinstance(item, Document):
+                message = limit_error(item, config)
+                if message is not None:
+                    error = InputError(message, item.source, item.line)
+                    if on_error == "raise":
+                        raise error
+                    yield InvalidRecord(item.source or file.path, item.line, error.reason, item.id, item.fields)
+                    continue
                 if item.id in seen:
                     error = InputError(f"duplicate id {item.id!r}: ids must be unique across the inputs",
                                        item.source, item.line)

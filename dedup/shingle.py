@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 import unicodedata
 
 import numpy as np
 
 _NON_WORD = re.compile(r"[\W_]+")
 _MULTIPLIER = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime: odd, well spread bits
+_MULTIPLIER_INT = int(_MULTIPLIER)
+_MASK64 = (1 << 64) - 1
+_CODEPOINT = struct.Struct("<I")
 _EMPTY = np.zeros(0, dtype=np.uint32)
 
 
@@ -91,9 +95,7 @@ def shingle_hash(shingle: bytes) -> int:
 
     Pass it to datasketch as ``MinHash(hashfunc=shingle_hash)``.
     """
-    cp = np.frombuffer(shingle, dtype="<u4").astype(np.uint64)
-    h = np.uint64(0)
-    with np.errstate(over="ignore"):
-        for c in cp:
-            h = h * _MULTIPLIER + c
-    return int(_fold(np.array([h], dtype=np.uint64))[0])
+    h = 0
+    for (c,) in _CODEPOINT.iter_unpack(shingle):
+        h = (h * _MULTIPLIER_INT + c) & _MASK64
+    return (h ^ (h >> 32)) & 0xFFFFFFFF

@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import os
+import re
 import sys
 import tempfile
 from collections import Counter
@@ -26,6 +27,7 @@ from dedup.data import CleanResult, Reason
 
 STDOUT = "-"
 REPORT_TEXT_CHARS = 1000
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @contextmanager
@@ -112,7 +114,11 @@ def annotation(result: CleanResult) -> dict[str, Any]:
 
 def dumps(record: dict[str, Any]) -> str:
     """One JSONL line."""
-    return json.dumps(record, ensure_ascii=False) + "\n"
+    line = json.dumps(record, ensure_ascii=False)
+    if _SURROGATE.search(line):
+        # A lone surrogate (JSON "\\ud800" in the input) has no UTF-8 form: keep it as the escape it came as.
+        line = json.dumps(record)
+    return line + "\n"
 
 
 def report_lines(result: CleanResult) -> Iterator[dict[str, Any]]:

@@ -1,0 +1,84 @@
+"""The decide stage: trailing runs, inner junk, never emptying a document."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dedup.config import TopicConfig
+from dedup.data import Decision, Reason, Ref
+from dedup.decide import off_topic, remove, repeat_decisions, topic_decisions
+from dedup.match import Repeat
+
+TOPIC = TopicConfig(threshold=0.5, inner_threshold=0.9)
+
+
+def _mask(scores: list[float], junk: list[bool] | None = None, substantial: list[bool] | None = None) -> list[bool]:
+    n = len(scores)
+    junk_arr = np.array(junk if junk is not None else [False] * n)
+    subst = np.array(substantial if substantial is not None else [True] * n)
+    return off_topic(np.array(scores), junk_arr, subst, TOPIC).tolist()
+
+
+@pytest.mark.parametrize(
+    ("scores", "expected"),
+    [
+        ([0.01, 0.02, 0.01], [False, False, False]),
+        ([0.01, 0.02, 0.99, 0.98], [False, False, True, True]),
+        # a borderline teaser between clear ones goes with the run
+        ([0.01, 0.02, 0.99, 0.45, 0.99], [False, False, True, True, True]),
+        # a clearly belonging paragraph ends the run
+        ([0.01, 0.99, 0.05, 0.99], [False, False, False, True]),
+        # a lone low-cohesion paragraph mid-article stays (not junk-shaped)
+        ([0.01, 0.95, 0.02, 0.03], [False, False, False, False]),
+        # the run must end the document
+        ([0.01, 0.99, 0.99, 0.3], [False, False, False, False]),
+    ],
+)
+def test_trailing_run(scores: list[float], expected: list[bool]) -> None:
+    assert _mask(scores) == expected
+
+
+def test_inner_junk_needs_the_strict_threshold() -> None:
+    assert _mask([0.01, 0.95, 0.02], junk=[False, True, False]) == [False, True, False]
+    assert _mask([0.01, 0.85, 0.02], junk=[False, True, False]) == [False, False, False]
+
+
+def test_run_opens_at_a_substantial_paragraph() -> None:
+    # short list items ending an article are not a run on their own
+    assert _mask([0.01, 0.9, 0.9], substantial=[True, False, False]) == [False, False, False]
+    # but short lines after a teaser go with it
+    assert _mask([0.01, 0.99, 0.9], substantial=[True, True, False]) == [False, True, True]
+
+
+def test_never_removes_everything() -> None:
+    # nothing to stand apart from: no run; junk-shaped lines still go, but one stays
+    assert _mask([0.99, 0.97, 0.98]) == [False, False, False]
+    assert _mask([0.99, 0.97, 0.98], junk=[True, True, True]) == [True, False, True]
+
+
+def test_single_paragraph_is_kept() -> None:
+    assert _mask([0.99]) == [False]
+
+
+def test_repeat_decisions_carry_reason_and_reference() -> None:
+    out = repeat_decisions("d", [None, Repeat(0, 1.0, True), Repeat(0, 0.8, False)])
+    assert out[0] == Decision(0, True)
+    assert out[1].reason is Reason.DUPLICATE and out[1].duplicate_of == Ref("d", 0)
+    assert out[2].reason is Reason.NEAR_DUPLICATE and out[2].score == 0.8
+
+
+def test_topic_decisions_only_touch_candidates() -> None:
+    before = [Decision(0, True), Decision(1, False, Reason.DUPLICATE, 1.0, Ref("d", 0)), Decision(2, True)]
+    after = topic_decisions(
+        before, [0, 2], np.array([0.01, 0.99]), np.array([False, False]), np.array([True, True]), TOPIC
+    )
+    assert after[1] == before[1]
+    assert after[0].kept and after[0].score == pytest.approx(0.01)
+    assert after[2].reason is Reason.OFF_TOPIC and after[2].score == pytest.approx(0.99)
+
+
+def test_remove_keeps_metadata() -> None:
+    d = Decision(3, True, metadata={"k": 1})
+    r = remove(d, Reason.BOILERPLATE, 4.0)
+    assert (r.index, r.kept, r.reason, r.score, r.metadata) == (3, False, Reason.BOILERPLATE, 4.0, {"k": 1})

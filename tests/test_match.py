@@ -1,0 +1,83 @@
+"""Within-document repeat matching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dedup.config import DedupConfig, ShingleConfig
+from dedup.match import Repeat, find_repeats
+from dedup.minhash import signatures
+from dedup.shingle import exact_key, normalise, shingle_hashes
+
+P1 = "The Madrid-based Safeguard Defenders reported in September that 54 such stations allegedly existed."
+P2 = "Italy, which is home to 330,000 Chinese citizens, hosts the highest number of these police stations."
+
+
+def _repeats(paragraphs: list[str], dedup: DedupConfig | None = None) -> list[Repeat | None]:
+    dedup = dedup or DedupConfig()
+    shingle = ShingleConfig()
+    norms = [normalise(p) for p in paragraphs]
+    hashes = [shingle_hashes(n, shingle.size) for n in norms]
+    return find_repeats(
+        [exact_key(n) for n in norms],
+        [np.unique(h) for h in hashes],
+        signatures(hashes, shingle),
+        [len(n) >= dedup.min_chars for n in norms],
+        dedup,
+        shingle,
+    )
+
+
+def test_exact_repeat_points_at_first() -> None:
+    assert _repeats([P1, P2, P1, P1]) == [None, None, Repeat(0, 1.0, True), Repeat(0, 1.0, True)]
+
+
+def test_case_and_quotes_count_as_exact() -> None:
+    out = _repeats([P1, P1.upper().replace("-", " ")])
+    assert out[1] == Repeat(0, 1.0, True)
+
+
+@pytest.mark.parametrize(
+    "edited",
+    [
+        P1.replace("September", "October"),  # a changed word
+        P1.replace("such ", ""),  # a dropped word
+        P1.replace("Madrid-based", "Madrid based").replace(".", "!"),  # punctuation only: exact
+        P1.replace("reported in September", "in September reported"),  # word order
+    ],
+)
+def test_light_edits_are_near_duplicates(edited: str) -> None:
+    out = _repeats([P1, P2, edited])
+    assert out[2] is not None and out[2].earlier == 0
+    assert out[2].score >= DedupConfig().threshold
+
+
+def test_different_paragraphs_are_not_repeats() -> None:
+    assert _repeats([P1, P2]) == [None, None]
+
+
+def test_short_lines_are_compared_exactly_only() -> None:
+    out = _repeats(["Read more here", "Read more there", "Read more here"])
+    assert out == [None, None, Repeat(0, 1.0, True)]
+
+
+def test_copies_match_the_first_occurrence_not_each_other() -> None:
+    edit1 = P1.replace("September", "October")
+    edit2 = edit1.replace("54", "55")
+    out = _repeats([P1, edit1, edit2])
+    assert out[1] is not None and out[1].earlier == 0
+    assert out[2] is not None and out[2].earlier == 0
+
+
+def test_threshold_controls_near_matches() -> None:
+    edited = P1.replace("September", "October").replace("54", "fifty-four")
+    assert _repeats([P1, edited], DedupConfig(threshold=0.99))[1] is None
+    assert _repeats([P1, edited], DedupConfig(threshold=0.5))[1] is not None
+
+
+def test_cjk_near_duplicates_found() -> None:
+    a = "中国在世界各地设立了一百多个非官方的警察站，西班牙人权组织称。"
+    b = "中国在世界各地设立了一百多个非官方警察站，西班牙人权组织表示。"
+    out = _repeats([a, b])
+    assert out[1] is not None and not out[1].exact

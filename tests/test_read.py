@@ -1,0 +1,331 @@
+"""Reading inputs: file discovery, JSONL and text records, limits, and where errors point."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+from pathlib import Path
+
+import pytest
+
+from dedup.config import InputConfig
+from dedup.data import Document, Reason
+from dedup.errors import InputError
+from dedup.read import (
+    STDIN,
+    InputFile,
+    InvalidRecord,
+    kind_of,
+    limit_error,
+    list_inputs,
+    read_inputs,
+    read_jsonl,
+    read_text,
+)
+
+CONFIG = InputConfig()
+
+
+def jsonl_file(path: Path) -> InputFile:
+    return InputFile(str(path), path.name, "jsonl")
+
+
+def text_file(path: Path, relative: str | None = None) -> InputFile:
+    return InputFile(str(path), relative or path.name, "txt")
+
+
+# -- finding the inputs ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("a.jsonl", "jsonl"),
+        ("a.jsonl.gz", "jsonl"),
+        ("A.JSONL.ZST", "jsonl"),
+        ("a.ndjson", "jsonl"),
+        ("a.txt", "txt"),
+        ("a.json", None),
+        ("a.gz", None),
+        ("a.txt.gz", None),
+        ("jsonl", None),
+    ],
+)
+def test_kind_of(name, kind):
+    assert kind_of(name) == kind
+
+
+def test_list_inputs_walks_directories_in_sorted_order(tmp_path):
+    for name in ("b/2.txt", "b/10.txt", "a.jsonl.gz", "b/c/d.jsonl", "README.md", "b/image.png", "Z.txt"):
+        (tmp_path / "in" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / name).write_bytes(b"")
+    single = tmp_path / "single.txt"
+    single.write_text("x")
+
+    files = list_inputs([single, tmp_path / "in", STDIN])
+
+    assert [(f.relative, f.kind) for f in files] == [
+        ("single.txt", "txt"),
+        ("Z.txt", "txt"),
+        ("a.jsonl.gz", "jsonl"),
+        ("b/10.txt", "txt"),
+        ("b/2.txt", "txt"),
+        ("b/c/d.jsonl", "jsonl"),
+        ("stdin.jsonl", "jsonl"),
+    ]
+    assert files[0].path == str(single)
+    assert files[3].path == str(tmp_path / "in" / "b" / "10.txt")
+    assert files[-1] == InputFile(STDIN, "stdin.jsonl", "jsonl")
+
+
+@pytest.mark.parametrize(
+    ("files", "argument", "message"),
+    [
+        ([], "missing.jsonl", "no such file or directory"),
+        ([], ".", "directory has no input files"),
+        (["notes.md", "sub/data.json"], ".", "directory has no input files"),
+        (["data.csv"], "data.csv", "unknown input type"),
+    ],
+    ids=["missing", "empty-directory", "no-input-files", "unknown-kind"],
+)
+def test_list_inputs_errors(tmp_path, files, argument, message):
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    argument = tmp_path / argument
+
+    with pytest.raises(InputError, match=message) as caught:
+        list_inputs([argument])
+
+    assert caught.value.source == str(argument)
+    assert str(caught.value).startswith(f"{argument}: ")
+
+
+# -- JSONL ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["in.jsonl", "in.jsonl.gz", "in.jsonl.zst"])
+def test_read_jsonl(tmp_path, write_jsonl, name):
+    path = write_jsonl(
+        tmp_path / name,
+        [{"url": "u", "id": "a", "text": "one\r\ntwo"}, "", "   ", {"id": 7, "text": "", "extra": [1, {"b": None}]}],
+    )
+
+    docs = list(read_jsonl(jsonl_file(path), CONFIG))
+
+    assert docs == [
+        Document("a", "one\r\ntwo", {"url": "u", "id": "a", "text": "one\r\ntwo"}, str(path), 1),
+        Document("7", "", {"id": 7, "text": "", "extra": [1, {"b": None}]}, str(path), 4),
+    ]
+    assert list(docs[0].fields) == ["url", "id", "text"], "field order is kept"
+
+
+def test_read_jsonl_other_fields(tmp_path, write_jsonl):
+    path = write_jsonl(tmp_path / "in.jsonl", [{"key": "k1", "body": "hello", "text": 3}])
+
+    docs = list(read_jsonl(jsonl_file(path), InputConfig(text_field="body", id_field="key")))
+
+    assert [(d.id, d.text) for d in docs] == [("k1", "hello")]
+
+
+BAD_LINES = {
+    "broken-json": ('{"id": "b", "text": "x"', "not valid JSON"),
+    "trailing-garbage": ('{"id": "b", "text": "x"} x', "not valid JSON"),
+    "invalid-utf8": (b'{"id": "b", "text": "caf\xe9"}', "invalid UTF-8 at byte 24 of the line"),
+    "array": ("[1, 2]", "expected a JSON object, found list"),
+    "string": ('"text"', "expected a JSON object, found str"),
+    "no-text": ('{"id": "b", "body": "x"}', "no 'text' field (keys: body, id); name the text field with --text-field"),
+    "text-null": ('{"id": "b", "text": null}', "field 'text' must be a string, found NoneType"),
+    "no-id": ('{"text": "x"}', "no 'id' field; name the id field with --id-field"),
+    "id-bool": ('{"id": true, "text": "x"}', "field 'id' must be a string or integer, found bool"),
+    "id-float": ('{"id": 1.5, "text": "x"}', "field 'id' must be a string or integer, found float"),
+}
+
+
+def write_with_bad_line(path: Path, bad: str | bytes) -> Path:
+    bad_bytes = bad if isinstance(bad, bytes) else bad.encode()
+    path.write_bytes(b'{"id": "a", "text": "fine"}\n' + bad_bytes + b'\n{"id": "c", "text": "also fine"}\n')
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LINES))
+def test_read_jsonl_bad_line_names_file_and_line(tmp_path, case):
+    bad, message = BAD_LINES[case]
+    path = write_with_bad_line(tmp_path / "in.jsonl", bad)
+    records = read_jsonl(jsonl_file(path), CONFIG)
+
+    assert next(records).id == "a", "records before the bad line are read"
+    with pytest.raises(InputError) as caught:
+        next(records)
+
+    assert (caught.value.source, caught.value.line) == (str(path), 2)
+    assert str(caught.value) == f"{path}:2: {caught.value.reason}"
+    assert message in caught.value.reason
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LINES))
+def test_read_jsonl_skip_bad_line(tmp_path, case):
+    bad, message = BAD_LINES[case]
+    path = write_with_bad_line(tmp_path / "in.jsonl", bad)
+
+    items = list(read_jsonl(jsonl_file(path), CONFIG, on_error="skip"))
+
+    assert [type(item) for item in items] == [Document, InvalidRecord, Document]
+    invalid = items[1]
+    assert isinstance(invalid, InvalidRecord)
+    assert (invalid.source, invalid.line) == (str(path), 2)
+    assert message in invalid.message
+    # The id is kept when the line is JSON enough to have one; otherwise the report names the line.
+    salvaged = "b" if case in ("no-text", "text-null", "invalid-utf8") else None
+    assert invalid.id == salvaged
+    result = invalid.result()
+    assert result.dropped is Reason.INVALID
+    assert result.id == (salvaged or f"{path}:2")
+    assert result.metadata == {"error": invalid.message}
+
+
+def test_read_jsonl_truncated_gzip(tmp_path):
+    data = gzip.compress(b"".join(b'{"id": %d, "text": "line %d of many"}\n' % (i, i) for i in range(5000)))
+    path = tmp_path / "in.jsonl.gz"
+    path.write_bytes(data[: len(data) // 2])
+
+    with pytest.raises(InputError, match=r"is the file truncated\?") as caught:
+        list(read_jsonl(jsonl_file(path), CONFIG))
+
+    assert caught.value.source == str(path)
+    assert caught.value.line is not None and caught.value.line > 1
+
+
+def test_read_jsonl_from_stdin(monkeypatch):
+    data = b'{"id": "a", "text": "from stdin"}\n{"id": "b"}\n'
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    records = read_jsonl(InputFile(STDIN, "stdin.jsonl", "jsonl"), CONFIG)
+
+    assert next(records) == Document("a", "from stdin", {"id": "a", "text": "from stdin"}, "<stdin>", 1)
+    with pytest.raises(InputError, match=r"^<stdin>:2: no 'text' field"):
+        next(records)
+
+
+# -- text files ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"one\ntwo\n", b"one\r\ntwo", b"one\rtwo\r", b"\n\n  one  \n\n\ntwo\t\n", "caf\u00e9 \u00fcber\n".encode(), b""],
+    ids=["lf", "crlf", "cr", "blank-lines", "non-ascii", "empty"],
+)
+def test_read_text_is_exact(tmp_path, data):
+    path = tmp_path / "page.txt"
+    path.write_bytes(data)
+
+    docs = list(read_text(text_file(path, "site/page.txt"), CONFIG))
+
+    assert docs == [Document("site/page.txt", data.decode("utf-8"), {}, str(path), None)]
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "message"),
+    [
+        (b"\0\1\2binary", None, "binary file (NUL bytes)"),
+        (b"x" * 10_000 + b"\0", None, "binary file (NUL bytes)"),
+        (b"first\nsecond \xff\nthird", 2, "invalid UTF-8 at byte 13"),
+        (b"x" * 20_001, None, "file is larger than the limit of 20000 bytes; raise it with --max-doc-bytes"),
+    ],
+    ids=["nul", "late-nul", "invalid-utf8", "too-large"],
+)
+def test_read_text_errors(tmp_path, data, line, message):
+    path = tmp_path / "page.txt"
+    path.write_bytes(data)
+    config = InputConfig(max_doc_bytes=20_000)
+
+    with pytest.raises(InputError) as caught:
+        list(read_text(text_file(path), config))
+    skipped = list(read_text(text_file(path, "rel/page.txt"), config, on_error="skip"))
+
+    assert (caught.value.source, caught.value.line) == (str(path), line)
+    assert message in caught.value.reason
+    assert skipped == [InvalidRecord(str(path), line, caught.value.reason, "rel/page.txt")]
+
+
+def test_read_text_at_the_size_limit(tmp_path):
+    path = tmp_path / "page.txt"
+    path.write_bytes(b"x" * 100)
+
+    assert [d.text for d in read_text(text_file(path), InputConfig(max_doc_bytes=100))] == ["x" * 100]
+
+
+# -- all inputs: ids and limits ---------------------------------------------------------------------------
+
+
+def test_read_inputs_in_order(tmp_path, write_jsonl):
+    first = write_jsonl(tmp_path / "1.jsonl", [{"id": "a", "text": "x"}, {"id": "b", "text": "y"}])
+    page = tmp_path / "page.txt"
+    page.write_text("z")
+
+    docs = list(read_inputs([jsonl_file(first), text_file(page)], CONFIG))
+
+    assert [(d.id, d.source, d.line) for d in docs] == [
+        ("a", str(first), 1),
+        ("b", str(first), 2),
+        ("page.txt", str(page), None),
+    ]
+
+
+def test_read_inputs_duplicate_ids(tmp_path, write_jsonl):
+    first = write_jsonl(tmp_path / "1.jsonl", [{"id": "a", "text": "x"}])
+    second = write_jsonl(tmp_path / "2.jsonl", [{"id": "b", "text": "y"}, {"id": "a", "text": "z"}])
+    files = [jsonl_file(first), jsonl_file(second)]
+
+    with pytest.raises(InputError, match="duplicate id 'a': ids must be unique across the inputs") as caught:
+        list(read_inputs(files, CONFIG))
+    skipped = list(read_inputs(files, CONFIG, on_error="skip"))
+
+    assert (caught.value.source, caught.value.line) == (str(second), 2)
+    assert [type(item).__name__ for item in skipped] == ["Document", "Document", "InvalidRecord"]
+    assert skipped[2].fields == {"id": "a", "text": "z"}
+
+
+@pytest.mark.parametrize(
+    ("text", "config", "message"),
+    [
+        ("x" * 100, InputConfig(max_doc_bytes=100), None),
+        ("x" * 101, InputConfig(max_doc_bytes=100), "document 'a' has 101 bytes, more than the limit of 100"),
+        ("\u00e9" * 50, InputConfig(max_doc_bytes=100), None),
+        ("\u00e9" * 51, InputConfig(max_doc_bytes=100), "document 'a' has 102 bytes"),
+        ("one\r\n\r\n  \r\ntwo\r\n", InputConfig(max_paragraphs=2), None),
+        ("one\r\n\r\ntwo\rthree", InputConfig(max_paragraphs=2), "document 'a' has 3 paragraphs, more than the limit"),
+    ],
+    ids=["bytes-at-limit", "bytes-over", "utf8-at-limit", "utf8-over", "paragraphs-at-limit", "paragraphs-over"],
+)
+def test_limit_error(text, config, message):
+    error = limit_error(Document("a", text), config)
+
+    if message is None:
+        assert error is None
+    else:
+        assert error is not None and message in error
+        assert "--max-doc-bytes" in error or "--max-paragraphs" in error
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "txt"])
+def test_read_inputs_limits(tmp_path, write_jsonl, kind):
+    text = "first paragraph\nsecond paragraph\nthird paragraph"
+    if kind == "jsonl":
+        file = jsonl_file(write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": text}, {"id": "b", "text": "ok"}]))
+        where = (file.path, 1)
+    else:
+        (tmp_path / "in.txt").write_text(text)
+        file = text_file(tmp_path / "in.txt")
+        where = (file.path, None)
+    config = InputConfig(max_paragraphs=2)
+
+    with pytest.raises(InputError, match="has 3 paragraphs, more than the limit of 2") as caught:
+        list(read_inputs([file], config))
+    skipped = list(read_inputs([file], config, on_error="skip"))
+
+    assert (caught.value.source, caught.value.line) == where
+    assert isinstance(skipped[0], InvalidRecord)
+    assert (skipped[0].source, skipped[0].line) == where
+    assert skipped[0].result().id == ("a" if kind == "jsonl" else "in.txt")
+    assert [d.id for d in skipped[1:]] == (["b"] if kind == "jsonl" else [])

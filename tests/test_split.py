@@ -1,0 +1,72 @@
+"""Paragraph splitting keeps every byte: join(kept) reproduces the input."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dedup.split import join_paragraphs, split_paragraphs
+
+
+@pytest.mark.parametrize(
+    ("text", "paragraphs", "seps", "tail"),
+    [
+        ("a\nb", ["a", "b"], ["", "\n"], ""),
+        ("a\nb\n", ["a", "b"], ["", "\n"], "\n"),
+        ("a\r\nb\r\n", ["a", "b"], ["", "\r\n"], "\r\n"),
+        ("a\rb", ["a", "b"], ["", "\r"], ""),
+        ("a\n\n  \n\tb", ["a", "\tb"], ["", "\n\n  \n"], ""),
+        ("\n\na  \n", ["a  "], ["\n\n"], "\n"),
+        ("one line", ["one line"], [""], ""),
+    ],
+)
+def test_split_cases(text: str, paragraphs: list[str], seps: list[str], tail: str) -> None:
+    paras, head, found_tail = split_paragraphs(text)
+    assert [p.text for p in paras] == paragraphs
+    assert [p.sep for p in paras] == seps
+    assert [p.index for p in paras] == list(range(len(paragraphs)))
+    assert head == seps[0]
+    assert found_tail == tail
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\n", " \r\n\t"])
+def test_blank_text_has_no_paragraphs(text: str) -> None:
+    paras, head, tail = split_paragraphs(text)
+    assert paras == []
+    assert head == text
+    assert tail == ""
+    assert join_paragraphs([], head, tail) == ""
+
+
+def test_removing_first_paragraph_leaves_no_leading_break() -> None:
+    paras, head, tail = split_paragraphs("junk\r\nkeep one\r\n\r\nkeep two\r\n")
+    assert join_paragraphs(paras[1:], head, tail) == "keep one\r\n\r\nkeep two\r\n"
+
+
+def test_removing_last_paragraph_keeps_trailing_newline_rule() -> None:
+    paras, head, tail = split_paragraphs("a\nb\nteaser")
+    assert join_paragraphs(paras[:2], head, tail) == "a\nb"
+    paras, head, tail = split_paragraphs("a\nb\nteaser\n")
+    assert join_paragraphs(paras[:2], head, tail) == "a\nb\n"
+
+
+@given(st.text(alphabet=st.sampled_from("ab \t\r\n\u2028é中"), max_size=60))
+def test_join_all_is_identity_up_to_blank_edges(text: str) -> None:
+    paras, head, tail = split_paragraphs(text)
+    joined = join_paragraphs(paras, head, tail)
+    if paras:
+        assert joined == text
+        assert all(p.text in text and p.text.strip() for p in paras)
+    else:
+        assert joined == ""
+
+
+@given(st.text(max_size=200), st.data())
+def test_any_subset_is_made_of_input_lines(text: str, data: st.DataObject) -> None:
+    paras, head, tail = split_paragraphs(text)
+    keep = [p for p in paras if data.draw(st.booleans())]
+    out = join_paragraphs(keep, head, tail)
+    for p in keep:
+        assert p.text in out
+    assert out == "" or out.endswith(tail)
