@@ -30,7 +30,7 @@ from dedup.config import Config
 from dedup.data import CleanResult, Decision, Document, Paragraph, Reason, Ref
 from dedup.errors import InputError
 from dedup.match import find_repeats
-from dedup.minhash import band_keys, lsh_params, signatures, sketch, union_signature
+from dedup.minhash import RECALL_SLACK, band_keys, lsh_params, signatures, sketch, union_signature
 from dedup.read import InvalidRecord, document_from_record
 from dedup.shingle import exact_key, normalise, shingle_hashes
 from dedup.split import join_paragraphs, split_paragraphs
@@ -267,7 +267,7 @@ class Cleaner:
         if config.dedup.documents and kept:
             assert analysis.signatures is not None
             signature = union_signature(analysis.signatures[kept], config.shingle.num_perm)
-            bands, rows = lsh_params(config.dedup.doc_threshold, config.shingle.num_perm)
+            bands, rows = lsh_params(config.dedup.doc_threshold, config.shingle.num_perm, RECALL_SLACK)
             keys = band_keys(signature[None, :], bands, rows)[0].tolist()
             match = store.check_and_insert("doc", keys, sketch(signature), Ref(doc.id), config.dedup.doc_threshold)
             if match is not None:

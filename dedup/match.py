@@ -3,7 +3,8 @@
 Exact repeats first: a 64-bit key of the normalised paragraph catches a
 body scraped twice at almost no cost. Then near repeats: paragraphs long
 enough for shingles to mean something go through MinHash LSH (bands and
-rows as datasketch picks them for the threshold), and every candidate is
+rows as datasketch picks them, for a threshold a little below the
+decision's, so that pairs at the threshold are found), and every candidate is
 verified with the exact Jaccard similarity of the two shingle sets, so LSH
 false positives never remove text. Only kept paragraphs are indexed: a
 later copy is matched against the first occurrence, never against another
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dedup.config import DedupConfig, ShingleConfig
-from dedup.minhash import band_keys, jaccard, lsh_params
+from dedup.minhash import RECALL_SLACK, band_keys, jaccard, lsh_params
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def find_repeats(
     Returns:
         Per paragraph, ``None`` or the :class:`Repeat` it is.
     """
-    bands, rows = lsh_params(dedup.threshold, shingle.num_perm)
+    bands, rows = lsh_params(dedup.threshold, shingle.num_perm, RECALL_SLACK)
     all_keys = band_keys(signature_rows, bands, rows) if len(signature_rows) else np.zeros((0, bands), np.uint64)
     seen: dict[int, int] = {}
     buckets: dict[int, list[int]] = {}

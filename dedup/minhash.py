@@ -65,6 +65,9 @@ def signatures(hash_sets: Sequence[np.ndarray], config: ShingleConfig) -> np.nda
         the all-``0xFFFFFFFF`` signature, as datasketch does.
     """
     a, b = _permutations(config.num_perm, config.seed)
+    # Permutations run along rows of a (num_perm, shingles) matrix: the per-set
+    # minimum is then a reduceat over contiguous memory, several times faster.
+    a_col, b_col = a[:, None], b[:, None]
     out = np.full((len(hash_sets), config.num_perm), EMPTY_HASH, dtype=np.uint32)
     sizes = np.fromiter((len(h) for h in hash_sets), dtype=np.int64, count=len(hash_sets))
     if not sizes.sum():
@@ -82,8 +85,8 @@ def signatures(hash_sets: Sequence[np.ndarray], config: ShingleConfig) -> np.nda
                 h = _fmix32(hash_sets[i].astype(np.uint32, copy=False))
                 row = out[i]
                 for start in range(0, len(h), _CHUNK):
-                    part = h[start : start + _CHUNK, None] * a + b
-                    np.minimum(row, part.min(axis=0), out=row)
+                    part = a_col * h[None, start : start + _CHUNK] + b_col
+                    np.minimum(row, part.min(axis=1), out=row)
                 i += 1
                 continue
             j, total = i, 0
@@ -92,9 +95,9 @@ def signatures(hash_sets: Sequence[np.ndarray], config: ShingleConfig) -> np.nda
                 j += 1
             members = [k for k in range(i, j) if sizes[k]]
             h = _fmix32(np.concatenate([hash_sets[k] for k in members]).astype(np.uint32, copy=False))
-            permuted = h[:, None] * a + b
+            permuted = a_col * h[None, :] + b_col
             starts = np.concatenate(([0], np.cumsum(sizes[members])[:-1]))
-            out[members] = np.minimum.reduceat(permuted, starts, axis=0)
+            out[members] = np.minimum.reduceat(permuted, starts, axis=1).T
             i = j
     return out
 
@@ -106,14 +109,21 @@ def union_signature(signature_rows: np.ndarray, num_perm: int) -> np.ndarray:
     return signature_rows.min(axis=0)
 
 
+#: How far below the decision threshold LSH bands are tuned when candidates are
+#: cheap to verify: datasketch's optimum for threshold t finds only about half
+#: of the pairs whose similarity is exactly t; tuned for t - 0.15 it finds 99 %.
+RECALL_SLACK = 0.15
+
+
 @lru_cache(maxsize=64)
-def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+def lsh_params(threshold: float, num_perm: int, slack: float = 0.0) -> tuple[int, int]:
     """Bands and rows for a Jaccard threshold, as datasketch's ``MinHashLSH`` picks them.
 
     Candidates are always verified afterwards, so a missed pair costs more
-    than a false candidate: false negatives weigh 0.7, false positives 0.3.
+    than a false candidate: false negatives weigh 0.7, false positives 0.3,
+    and ``slack`` tunes the bands for a lower threshold than the decision's.
     """
-    bands, rows = _optimal_param(threshold, num_perm, 0.3, 0.7)
+    bands, rows = _optimal_param(max(threshold - slack, 0.05), num_perm, 0.3, 0.7)
     return int(bands), int(rows)
 
 

@@ -206,22 +206,10 @@ class TopicModel(BaseEstimator):
         known = np.asarray((counts > 0).multiply(self.seen_).sum(axis=1)).ravel()
         n_buckets = np.maximum(np.diff(counts.indptr), 1)
         vectors = self._tfidf.transform(counts)
-        sim = (vectors @ vectors.T).toarray()
         lengths = np.array([len(p) for p in paragraphs], dtype=np.float64)
         weight = np.minimum(1.0, np.sqrt(lengths / 200.0)) / (1.0 + self.decay * np.arange(m))
         weight[0] *= self.lead_weight
-        sw = sim @ weight
-        total = float(weight @ sw)
-        diag = np.diag(sim)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            norms = np.sqrt(np.maximum(total - 2 * weight * sw + weight**2 * diag, 0.0))
-            cohesion = np.where(norms > 0, (sw - weight * diag) / norms, 0.0)
-        if m == 1:
-            cohesion[:] = 1.0
-        lead = sim[0].copy()
-        lead[0] = sim[0, 1] if m > 1 else 1.0
-        earlier = np.array([sim[i, :i].max() if i else lead[0] for i in range(m)])
-        prefix = self._prefix_cohesion(sim, weight, cohesion)
+        cohesion, prefix, lead, earlier = _cosines(vectors, weight)
         median_len = float(np.median(lengths)) or 1.0
         form = np.array([_form_signals(p) for p in paragraphs])
         short = lengths < 100
@@ -247,17 +235,6 @@ class TopicModel(BaseEstimator):
         out[:, 15] = np.log((lengths + 1) / (median_len + 1))
         out[:, 16] = known / n_buckets
         return out
-
-    @staticmethod
-    def _prefix_cohesion(sim: np.ndarray, weight: np.ndarray, cohesion: np.ndarray) -> np.ndarray:
-        """Cosine of each paragraph with the weighted centroid of the paragraphs before it."""
-        m = len(weight)
-        prefix = cohesion.copy()
-        for i in range(1, m):
-            w = weight[:i]
-            norm = float(np.sqrt(max(w @ sim[:i, :i] @ w, 0.0)))
-            prefix[i] = float(sim[i, :i] @ w) / norm if norm > 0 else 0.0
-        return prefix
 
     # -- estimator API -----------------------------------------------------------------------
 
@@ -412,7 +389,11 @@ class TopicModel(BaseEstimator):
         except FileNotFoundError as exc:
             raise ModelError(f"{path}: no such model file; create one with `dedup fit-topic`") from exc
         except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
-            raise ModelError(f"{path}: not a readable dedup topic model ({exc})") from exc
+            # numpy's own message for a pickle suggests allow_pickle=True: never our advice.
+            detail = "it holds pickled objects, which dedup never loads" if "pickle" in str(exc) else str(exc)
+            raise ModelError(
+                f"{path}: not a readable dedup topic model ({detail}); create one with `dedup fit-topic`"
+            ) from exc
         model._tfidf = _transformer(model.idf_)
         return model
 
@@ -431,6 +412,60 @@ class TopicModel(BaseEstimator):
         self.__dict__.update(state)
         if hasattr(self, "idf_"):
             self._tfidf = _transformer(self.idf_)
+
+
+_BLOCK = 256
+
+
+def _cosines(vectors: sp.csr_matrix, weight: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The cosine signals of one document, in blocks of rows.
+
+    Memory and time grow with ``paragraphs x _BLOCK``, not with the square of
+    the paragraph count, so documents of a million paragraphs are scored too.
+    ``best_earlier`` looks back at most ``_BLOCK`` to ``2 * _BLOCK``
+    paragraphs (every earlier one in documents of up to ``_BLOCK``).
+
+    Args:
+        vectors: L2-normalised TF-IDF rows, one per paragraph.
+        weight: Each paragraph's weight in the centroids.
+
+    Returns:
+        ``(cohesion, prefix, lead, best_earlier)`` arrays.
+    """
+    x = sp.csr_matrix(vectors)
+    m = x.shape[0]
+    centroid = np.asarray(x.T @ weight).ravel()
+    sw = np.asarray(x @ centroid).ravel()
+    diag = np.asarray(x.multiply(x).sum(axis=1)).ravel()
+    total = float(centroid @ centroid)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        norms = np.sqrt(np.maximum(total - 2 * weight * sw + weight**2 * diag, 0.0))
+        cohesion = np.where(norms > 0, (sw - weight * diag) / norms, 0.0)
+    if m == 1:
+        return np.ones(1), np.ones(1), np.ones(1), np.ones(1)
+    lead = np.asarray((x @ x[0].T).todense()).ravel()
+    lead[0] = lead[1]
+    dots = np.zeros(m)  # x_i . (sum of w_j x_j over j < i)
+    earlier = np.zeros(m)
+    running = np.zeros(x.shape[1])
+    for start in range(0, m, _BLOCK):
+        end = min(start + _BLOCK, m)
+        block = x[start:end]
+        inner = (block @ block.T).toarray()
+        dots[start:end] = np.asarray(block @ running).ravel() + np.tril(inner, -1) @ weight[start:end]
+        back = max(0, start - _BLOCK)
+        cross = (block @ x[back:start].T).toarray() if start else np.zeros((end - start, 0))
+        lower = np.where(np.tri(end - start, k=-1, dtype=bool), inner, -np.inf)
+        earlier[start:end] = np.max(np.hstack([cross, lower]), axis=1, initial=-np.inf)
+        running += np.asarray(block.T @ weight[start:end]).ravel()
+    earlier[0] = lead[0]
+    # |C_i|^2 for the prefix centroid C_i, from |C_{i-1}|^2 + 2 w dot + w^2 |x|^2
+    steps = 2 * weight * dots + weight**2 * diag
+    prefix_norm = np.sqrt(np.maximum(np.concatenate(([0.0], np.cumsum(steps)[:-1])), 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prefix = np.where(prefix_norm > 0, dots / prefix_norm, 0.0)
+    prefix[0] = cohesion[0]
+    return cohesion, prefix, lead, earlier
 
 
 def _transformer(idf: np.ndarray) -> TfidfTransformer:
