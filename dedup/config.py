@@ -104,7 +104,7 @@ class TopicConfig:
     """
 
     enabled: bool = True
-    threshold: float = 0.6
+    threshold: float = 0.5
     inner_threshold: float = 0.9
     model: str | None = None
 

@@ -14,7 +14,7 @@ from typing import Any
 class Reason(StrEnum):
     """Why a paragraph or a document was removed: the one fixed set.
 
-    Scores, by reason (see ``docs/decisions.md``):
+    Scores, by reason (also in the README):
 
     - ``duplicate``: 1.0, the normalised text equals an earlier paragraph.
     - ``near_duplicate``: the Jaccard similarity of shingle sets with the

@@ -25,7 +25,7 @@ Signals per paragraph (see ``docs/topic.md``):
   unterminated line is more often a list item of the article).
 - ``caption``, ``chrome``: the shape of photo credits and page chrome.
 - ``short_run``: a short line among short lines (a list); ``under_header``:
-  such a run opened by a chrome header ("Most read", "Related stories").
+  an unterminated line in such a run opened by a chrome header ("Most read").
   ``short_plain``: a short line with no caption or chrome shape: too short
   for cohesion to say much, and often the article's own list item.
 - ``log_length``, ``length_ratio``: length, and length against the median.
@@ -106,11 +106,15 @@ _CHROME = re.compile(
     r"^continue reading\b|^copy link$|^print(?: this)?(?: page| article)?$|^e-?mail(?: this)?(?: page| article)?$|"
     r"^comments?\b|^have your say\b|^report an error\b|^listen to (?:this|the) (?:article|story)\b|"
     r"^watch(?: the)? video\b|^(?:page )?last updated\b|^(?:published|updated|posted)\s*(?:on|at)?\s*:|"
-    r"^(?:home|news)\s*[>|/»·•])",
+    r"^(?:home|news)\s*[>|/»·•]|^e-?mail (?:this|to a friend)\b|\bprintable version\b|^tweet$|^pin it$|"
+    r"^editor'?s'? (?:picks?|choice)\b|^(?:top|latest) headlines\b|^trending\b|^explore more\b)",
     re.IGNORECASE,
 )
 # Three or more short items joined by separators: a menu or a breadcrumb.
-_MENU = re.compile(r"^[^|·•»>/]{1,30}(?:(?:[|·•»]|\s[>/]\s)[^|·•»>/]{1,30}){2,}$")
+_MENU = re.compile(
+    r"^[^|·•»>/]{1,30}(?:(?:[|·•»]|\s[>/]\s)[^|·•»>/]{1,30}){2,}$"
+    r"|^[A-ZÀ-Þ][\w&'’-]*(?: {2,}[A-ZÀ-Þ][\w&'’-]*){2,}$"  # capitalised words set apart by runs of spaces
+)
 
 
 def _form_signals(text: str) -> tuple[float, float, float, float]:
@@ -216,7 +220,7 @@ class TopicModel(BaseEstimator):
         short_run = short & (np.r_[False, short[:-1]] | np.r_[short[1:], False])
         under_header = np.zeros(m, dtype=bool)
         for i in range(1, m):
-            under_header[i] = short_run[i] and (form[i - 1, 3] > 0 or under_header[i - 1])
+            under_header[i] = short_run[i] and form[i, 0] > 0 and (form[i - 1, 3] > 0 or under_header[i - 1])
         # Cosines between paragraphs of one article are small but stable within it;
         # logs make "ten times less than its neighbours" one step, whatever the scale.
         out[:, 0] = np.log(cohesion + _EPS)

@@ -838,7 +838,6 @@ def test_version(run):
     assert result.stdout == f"dedup, version {__version__}\n"
 
 
-@pytest.mark.skipif(not README.exists(), reason="README.md is not written yet")
 @pytest.mark.parametrize(("command", "option"), [(name, None) for name in COMMANDS] + option_names())
 def test_readme_documents_every_command_and_option(command, option):
     readme = README.read_text("utf-8")

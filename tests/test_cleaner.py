@@ -1,0 +1,179 @@
+"""The library API: Cleaner and CleanResult."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dedup import Cleaner, CleanResult, Config, DedupConfig, Document, InputConfig, Reason, TopicConfig
+from dedup.errors import IndexMismatchError, InputError
+from dedup.store import MemoryStore
+
+SEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "seeds"
+DOUBLED = (SEEDS / "000_93c3f7158df3345d.txt").read_text(encoding="utf-8")
+TEASERS = (SEEDS / "002_c1d64411474b32a4.txt").read_text(encoding="utf-8")
+
+ARTICLE = [
+    "The Madrid-based Safeguard Defenders reported in September that 54 such stations allegedly existed.",
+    "Investigations followed in at least 12 countries including Canada, Germany and the Netherlands.",
+    "China has said the offices are merely service stations set up to help citizens renew passports.",
+]
+WEATHER = [
+    "Heavy rain is expected across the north of England this weekend, forecasters have warned.",
+    "The Met Office said up to 50mm could fall on high ground, with a risk of flooding in some valleys.",
+]
+NO_TOPIC = Config(topic=TopicConfig(enabled=False))
+
+
+def test_seeds_clean_alone_and_together() -> None:
+    lines_000, lines_002 = DOUBLED.split("\n"), TEASERS.split("\n")
+    expect_000 = "\n".join(lines_000[:8])
+    expect_002 = "\n".join(lines_002[:3] + lines_002[4:18])
+    assert Cleaner().clean_text(DOUBLED).text == expect_000
+    assert Cleaner().clean_text(TEASERS).text == expect_002
+    together = list(Cleaner().clean([{"id": "000", "text": DOUBLED}, {"id": "002", "text": TEASERS}]))
+    assert [r.text for r in together] == [expect_000, expect_002]
+    assert [r.dropped for r in together] == [None, None]
+
+
+def test_result_shape() -> None:
+    result = Cleaner().clean_text(DOUBLED, id="d")
+    assert isinstance(result, CleanResult)
+    assert result.id == "d"
+    assert len(result.decisions) == 15
+    assert [d.index for d in result.decisions] == list(range(15))
+    removed = result.removed
+    assert [d.reason for d in removed] == [Reason.DUPLICATE] * 7
+    assert [d.duplicate_of.paragraph for d in removed if d.duplicate_of] == list(range(1, 8))
+
+
+def test_one_result_per_input_in_order_dropped_included() -> None:
+    docs = [
+        {"id": "a", "text": "\n".join(ARTICLE)},
+        {"id": "empty", "text": "   \n"},
+        {"id": "w", "text": "\n".join(WEATHER)},
+        {"id": "copy", "text": "\n".join(ARTICLE).replace("countries", "nations")},
+    ]
+    results = list(Cleaner(NO_TOPIC).clean(docs))
+    assert [r.id for r in results] == ["a", "empty", "w", "copy"]
+    assert [r.dropped for r in results] == [None, Reason.EMPTY, None, Reason.DUPLICATE_DOCUMENT]
+    assert results[3].duplicate_of is not None and results[3].duplicate_of.id == "a"
+    assert results[3].text == ""
+    assert all(not d.kept for d in results[3].decisions)
+
+
+def test_documents_and_dicts_and_fields() -> None:
+    cleaner = Cleaner(NO_TOPIC)
+    [from_dict] = cleaner.clean([{"id": 7, "text": "\n".join(WEATHER), "url": "u", "n": [1, 2]}])
+    assert from_dict.id == "7"
+    assert from_dict.fields == {"id": 7, "text": "\n".join(WEATHER), "url": "u", "n": [1, 2]}
+    [from_doc] = Cleaner(NO_TOPIC).clean([Document("x", "\n".join(WEATHER))])
+    assert from_doc.text == "\n".join(WEATHER)
+
+
+def test_custom_fields() -> None:
+    config = Config(topic=TopicConfig(enabled=False), input=InputConfig(text_field="body", id_field="key"))
+    [result] = Cleaner(config).clean([{"key": "k", "body": "same line here\nsame line here"}])
+    assert result.text == "same line here"
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"id": "a"}, "no 'text' field"),
+        ({"id": "a", "text": None}, "must be a string"),
+        ({"text": "x"}, "no 'id' field"),
+        (["not", "a", "dict"], "expected a JSON object"),
+    ],
+)
+def test_bad_records_raise(record: object, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        list(Cleaner(NO_TOPIC).clean([record]))  # type: ignore[list-item]
+
+
+def test_clean_streams() -> None:
+    def endless() -> Iterator[dict[str, str]]:
+        for i in itertools.count():
+            yield {"id": str(i), "text": f"Paragraph number {i} of an endless stream of documents."}
+
+    first = list(itertools.islice(Cleaner(NO_TOPIC).clean(endless()), 3))
+    assert [r.id for r in first] == ["0", "1", "2"]
+
+
+def test_teaser_does_not_claim_the_lead_of_a_later_article() -> None:
+    """Only text that survives the topic stage is indexed across documents."""
+    other_lead = (
+        "Heavy rain is expected across the north of England this weekend, forecasters have warned, "
+        "with flood alerts issued for several river valleys and travel disruption likely"
+    )
+    host = TEASERS + "\n" + other_lead
+    config = Config(dedup=DedupConfig(cross_doc_paragraphs=True))
+    host_result, later = Cleaner(config).clean(
+        [{"id": "host", "text": host}, {"id": "weather", "text": other_lead + ".\n" + WEATHER[1]}]
+    )
+    assert host_result.decisions[-1].reason is Reason.OFF_TOPIC
+    assert later.dropped is None
+    assert later.decisions[0].kept
+
+
+def test_cross_doc_paragraphs_option() -> None:
+    docs = [{"id": "a", "text": "\n".join(ARTICLE)}, {"id": "b", "text": "\n".join([WEATHER[0], ARTICLE[1]])}]
+    default = list(Cleaner(NO_TOPIC).clean(docs))
+    assert default[1].text == "\n".join([WEATHER[0], ARTICLE[1]])
+    config = Config(dedup=DedupConfig(cross_doc_paragraphs=True), topic=TopicConfig(enabled=False))
+    crossed = list(Cleaner(config).clean(docs))
+    assert crossed[1].text == WEATHER[0]
+    assert crossed[1].decisions[1].duplicate_of is not None
+    assert crossed[1].decisions[1].duplicate_of.id == "a"
+
+
+def test_boilerplate_option() -> None:
+    docs = [{"id": str(i), "text": f"Home | News | Sport\nStory {i}: {WEATHER[i % 2]} number {i}"} for i in range(4)]
+    config = Config(dedup=DedupConfig(boilerplate=True), topic=TopicConfig(enabled=False))
+    results = list(Cleaner(config).clean(docs))
+    menu_kept = [r.decisions[0].kept for r in results]
+    assert menu_kept == [True, True, False, False]
+    assert results[2].decisions[0].reason is Reason.BOILERPLATE
+    assert results[2].decisions[0].score == 2.0
+
+
+def test_same_input_same_output() -> None:
+    docs = [{"id": "000", "text": DOUBLED}, {"id": "002", "text": TEASERS}]
+    assert list(Cleaner().clean(docs)) == list(Cleaner().clean(docs))
+
+
+@pytest.mark.slow
+def test_workers_give_identical_results() -> None:
+    docs = [{"id": f"{i}-{k}", "text": text} for i in range(150) for k, text in enumerate((DOUBLED, TEASERS))]
+    one = list(Cleaner(workers=1).clean(docs))
+    two = list(Cleaner(workers=2).clean(docs))
+    assert one == two
+    assert sum(r.dropped is Reason.DUPLICATE_DOCUMENT for r in one) == len(docs) - 2
+
+
+def test_index_with_other_settings_is_refused() -> None:
+    store = MemoryStore(Config(dedup=DedupConfig(doc_threshold=0.9)).fingerprint())
+    with pytest.raises(IndexMismatchError, match="built with settings"):
+        Cleaner(Config(), index=store)
+
+
+def test_shared_index_spans_cleaners() -> None:
+    store = MemoryStore(NO_TOPIC.fingerprint())
+    [first] = Cleaner(NO_TOPIC, index=store).clean([{"id": "a", "text": "\n".join(ARTICLE)}])
+    [second] = Cleaner(NO_TOPIC, index=store).clean([{"id": "b", "text": "\n".join(ARTICLE)}])
+    assert first.dropped is None
+    assert second.dropped is Reason.DUPLICATE_DOCUMENT
+
+
+def test_no_topic_loads_no_model() -> None:
+    assert Cleaner(NO_TOPIC).model is None
+    assert Cleaner().model is not None
+
+
+def test_limits() -> None:
+    config = Config(topic=TopicConfig(enabled=False), input=InputConfig(max_doc_bytes=10))
+    with pytest.raises(InputError, match="more than the limit of 10"):
+        list(Cleaner(config).clean([{"id": "a", "text": "x" * 11}]))

@@ -1,0 +1,68 @@
+"""Quality gate: the development benchmark must not regress.
+
+Builds the labelled damaged corpus from the BBC News 2005 data (read in
+place, never copied into the repository), runs the default cleaner and
+compares with the pinned floors in ``benchmarks/quality_baseline.json``.
+Without the data the gate is skipped on a developer machine and fails in
+CI (``CI`` set), so a missing data set can never pass for good quality.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.corpus import build_corpus, find_bbc_data
+from benchmarks.quality import evaluate
+from dedup import Cleaner
+
+BASELINE = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "quality_baseline.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, Any]:
+    try:
+        find_bbc_data()
+    except FileNotFoundError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"the quality gate needs the BBC data in CI: {exc}")
+        pytest.skip(str(exc))
+    samples = build_corpus(**BASELINE["corpus"])
+    return evaluate(Cleaner(), samples)
+
+
+def test_floors_are_never_below_the_targets() -> None:
+    for name, target in BASELINE["targets"].items():
+        assert BASELINE["floors"][name] >= target, f"the floor of {name} is below its target {target}"
+
+
+def _measured(results: dict[str, Any]) -> dict[str, float]:
+    paragraphs, documents = results["paragraphs"], results["document_level"]
+    return {
+        "article_kept": paragraphs["article"]["rate"],
+        "repeats_removed": paragraphs["repeat_all"]["rate"],
+        "teaser_other_removed": paragraphs["teaser_other"]["rate"],
+        "mean_f1": results["documents"]["f1"],
+        "teaser_same_removed": paragraphs["teaser_same"]["rate"],
+        "caption_removed": paragraphs["caption"]["rate"],
+        "chrome_removed": paragraphs["chrome"]["rate"],
+        "syndicated_copies_dropped": documents["syndicated_copies_dropped_as_duplicate"],
+        "story_pair_kept_whole": documents["story_pair_kept_whole"],
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(set(BASELINE["floors"]) - {"false_document_drops_max"}))
+def test_quality_floor(results: dict[str, Any], name: str) -> None:
+    value = _measured(results)[name]
+    assert value >= BASELINE["floors"][name], f"{name} fell to {value:.4f}, below its floor {BASELINE['floors'][name]}"
+
+
+@pytest.mark.slow
+def test_no_false_document_drops(results: dict[str, Any]) -> None:
+    assert results["document_level"]["false_document_drops"] <= BASELINE["floors"]["false_document_drops_max"]
+    assert results["document_level"]["text_inconsistent_with_decisions"] == 0
