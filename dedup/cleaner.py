@@ -15,10 +15,16 @@ Work is split in two, so that it can run anywhere:
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -107,36 +113,42 @@ def analyse_batch(docs: list[Document], config: Config, model: TopicModel | None
         analyses.append(analysis)
     all_signatures = signatures(all_hashes, config.shingle)
     offset = 0
-    for analysis in analyses:
-        if analysis.error is not None:
-            continue
+    ready = [analysis for analysis in analyses if analysis.error is None]
+    per_doc_hashes = []
+    for analysis in ready:
         n = len(analysis.paragraphs)
-        hashes = all_hashes[offset : offset + n]
+        per_doc_hashes.append(all_hashes[offset : offset + n])
         analysis.signatures = all_signatures[offset : offset + n]
         offset += n
-        _decide_within(analysis, hashes, config, model)
+        analysis.decisions = _repeat_decisions(analysis, per_doc_hashes[-1], config)
+    if model is not None and config.topic.enabled:
+        _topic_decisions(ready, per_doc_hashes, config, model)
     return analyses
 
 
-def _decide_within(analysis: Analysis, hashes: list[np.ndarray], config: Config, model: TopicModel | None) -> None:
-    doc_id = analysis.doc.id
-    if config.dedup.enabled:
-        unique = [np.unique(h) for h in hashes]
-        assert analysis.signatures is not None
-        repeats = find_repeats(analysis.keys, unique, analysis.signatures, analysis.long, config.dedup, config.shingle)
-    else:
-        repeats = [None] * len(analysis.paragraphs)
-    decisions = decide.repeat_decisions(doc_id, repeats)
-    if model is not None and config.topic.enabled:
-        candidates = [d.index for d in decisions if d.kept]
-        if candidates:
-            features = model.features(
-                [analysis.paragraphs[i].text for i in candidates], [hashes[i] for i in candidates]
-            )
-            junk, substantial = model.shapes(features)
-            scores = model.score_samples(features)
-            decisions = decide.topic_decisions(decisions, candidates, scores, junk, substantial, config.topic)
-    analysis.decisions = decisions
+def _repeat_decisions(analysis: Analysis, hashes: list[np.ndarray], config: Config) -> list[Decision]:
+    if not config.dedup.enabled:
+        return decide.repeat_decisions(analysis.doc.id, [None] * len(analysis.paragraphs))
+    assert analysis.signatures is not None
+    repeats = find_repeats(analysis.keys, hashes, analysis.signatures, analysis.long, config.dedup, config.shingle)
+    return decide.repeat_decisions(analysis.doc.id, repeats)
+
+
+def _topic_decisions(
+    analyses: list[Analysis], hashes: list[list[np.ndarray]], config: Config, model: TopicModel
+) -> None:
+    """Score the paragraphs the repeat stage kept, for the whole batch in one transform."""
+    candidates = [[d.index for d in analysis.decisions if d.kept] for analysis in analyses]
+    features = model.features_batch(
+        [[analysis.paragraphs[i].text for i in kept] for analysis, kept in zip(analyses, candidates, strict=True)],
+        [[doc_hashes[i] for i in kept] for doc_hashes, kept in zip(hashes, candidates, strict=True)],
+    )
+    for analysis, kept, matrix in zip(analyses, candidates, features, strict=True):
+        if not kept:
+            continue
+        junk, substantial = model.shapes(matrix)
+        scores = model.score_samples(matrix)
+        analysis.decisions = decide.topic_decisions(analysis.decisions, kept, scores, junk, substantial, config.topic)
 
 
 class Cleaner:
@@ -317,17 +329,72 @@ class Cleaner:
 # -- worker processes ---------------------------------------------------------------------------
 
 _WORKER_CLEANER: Cleaner  # set in each worker process by _init_worker
+_PARENT_POLL_SECONDS = 0.5
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
-def _init_worker(config: Config, model: TopicModel | None) -> None:
+def _init_worker(config: Config, model: TopicModel | None, parent: int, death_signal: bool) -> None:
     global _WORKER_CLEANER
+    # Ctrl-C goes to the whole process group: the parent handles it and stops the pool; a
+    # worker that raised KeyboardInterrupt too would only print a traceback. SIGTERM is the
+    # parent-death signal, so it must end the worker, not run a handler inherited by fork.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _exit_with_parent(parent, death_signal)
     cleaner = Cleaner.__new__(Cleaner)
     cleaner.config, cleaner.model, cleaner.workers = config, model, 1
     _WORKER_CLEANER = cleaner
 
 
+def _exit_with_parent(parent: int, death_signal: bool) -> None:
+    """Make this worker exit within seconds once ``parent`` is gone, however it ended (even SIGKILL).
+
+    A pool's workers otherwise wait for work forever on a queue that no one
+    will ever write to or close. On Linux the kernel sends SIGTERM when the
+    parent dies (``PR_SET_PDEATHSIG``); everywhere, a daemon thread polls
+    the parent pid, which changes when the worker is re-parented.
+    """
+    if death_signal and sys.platform.startswith("linux"):
+        with suppress(OSError, AttributeError):  # no usable libc: the thread below still works
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the death signal was set
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="dedup-parent-watch", daemon=True).start()
+
+
+class _WorkerPool(ProcessPoolExecutor):
+    """A process pool that, left by an exception (Ctrl-C, bad input), stops its workers at once.
+
+    ``ProcessPoolExecutor`` would wait for the batches in flight, so Ctrl-C
+    would take as long as the slowest batch.
+    """
+
+    def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> bool:
+        if exc_type is None:
+            return bool(super().__exit__(exc_type, exc, traceback))
+        processes = list((getattr(self, "_processes", None) or {}).values())
+        self.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=10)
+        self.shutdown(wait=True)
+        return False
+
+
 def _executor(workers: int, config: Config, model: TopicModel | None) -> Executor:
-    return ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(config, model))
+    # The kernel's parent-death signal follows the thread that forks the workers (the first submit
+    # runs in the thread that created the pool): only the main thread is sure to outlive the pool.
+    death_signal = threading.current_thread() is threading.main_thread()
+    return _WorkerPool(
+        max_workers=workers, initializer=_init_worker, initargs=(config, model, os.getpid(), death_signal)
+    )
 
 
 def _ordered_map(executor: Executor, fn: Any, items: Iterable[Any], ahead: int) -> Iterator[Any]:

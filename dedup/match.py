@@ -39,7 +39,7 @@ class Repeat:
 
 def find_repeats(
     keys: Sequence[int],
-    unique_hashes: Sequence[np.ndarray],
+    hashes: Sequence[np.ndarray],
     signature_rows: np.ndarray,
     long_enough: Sequence[bool],
     dedup: DedupConfig,
@@ -49,7 +49,7 @@ def find_repeats(
 
     Args:
         keys: Exact keys of the paragraphs (see :func:`dedup.shingle.exact_key`).
-        unique_hashes: Sorted unique shingle hashes of each paragraph.
+        hashes: Shingle hashes of each paragraph (repeats allowed).
         signature_rows: MinHash signatures, one row per paragraph.
         long_enough: Which paragraphs may be matched approximately.
         dedup: Thresholds.
@@ -60,6 +60,13 @@ def find_repeats(
     """
     bands, rows = lsh_params(dedup.threshold, shingle.num_perm, RECALL_SLACK)
     all_keys = band_keys(signature_rows, bands, rows) if len(signature_rows) else np.zeros((0, bands), np.uint64)
+    unique: dict[int, np.ndarray] = {}  # sorted unique hashes, made only for verified pairs
+
+    def shingle_set(i: int) -> np.ndarray:
+        if i not in unique:
+            unique[i] = np.unique(hashes[i])
+        return unique[i]
+
     seen: dict[int, int] = {}
     buckets: dict[int, list[int]] = {}
     out: list[Repeat | None] = []
@@ -73,7 +80,7 @@ def find_repeats(
             candidates = sorted({j for k in all_keys[i].tolist() for j in buckets.get(k, ())})
             best = -1.0
             for j in candidates:
-                score = jaccard(unique_hashes[i], unique_hashes[j])
+                score = jaccard(shingle_set(i), shingle_set(j))
                 if score >= dedup.threshold and score > best:
                     best, repeat = score, Repeat(j, score, False)
         out.append(repeat)

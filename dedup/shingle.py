@@ -41,7 +41,9 @@ def normalise(text: str) -> str:
 
 def exact_key(normalised: str) -> int:
     """A 64-bit key of a normalised paragraph, for exact-repeat lookups."""
-    return int.from_bytes(hashlib.blake2b(normalised.encode("utf-8"), digest_size=8).digest(), "little")
+    # surrogatepass: JSON may carry lone surrogates ("\\ud800"); they must hash, not crash.
+    data = normalised.encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
 
 
 def codepoints(text: str) -> np.ndarray:

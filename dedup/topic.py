@@ -199,17 +199,47 @@ class TopicModel(BaseEstimator):
             paragraphs: The document's paragraphs, in order.
             hashes: Their shingle hashes, if already computed.
         """
+        return self.features_batch([paragraphs], None if hashes is None else [hashes])[0]
+
+    def features_batch(
+        self,
+        documents: Sequence[Sequence[str]],
+        hashes: Sequence[Sequence[np.ndarray]] | None = None,
+    ) -> list[np.ndarray]:
+        """Signal matrices of many documents, sharing one TF-IDF transform.
+
+        Args:
+            documents: Each document's paragraphs, in order.
+            hashes: Their shingle hashes, if already computed (same shape).
+
+        Returns:
+            One ``(paragraphs, len(FEATURES))`` matrix per document.
+        """
         self._check_fitted("idf_")
+        if hashes is None:
+            hashes = [self._hashes(doc) for doc in documents]
+        flat = [h for doc_hashes in hashes for h in doc_hashes]
+        if not flat:
+            return [np.zeros((0, len(FEATURES))) for _ in documents]
+        counts = self._counts(flat)
+        # The share of each paragraph's buckets the IDF table has seen.
+        rows = np.repeat(np.arange(len(flat)), np.diff(counts.indptr))
+        known = np.bincount(rows, weights=self.seen_[counts.indices], minlength=len(flat)).astype(np.float64)
+        known /= np.maximum(np.diff(counts.indptr), 1)
+        vectors = self._tfidf.transform(counts)
+        out = []
+        start = 0
+        for paragraphs in documents:
+            m = len(paragraphs)
+            out.append(self._document_features(paragraphs, _rows(vectors, start, start + m), known[start : start + m]))
+            start += m
+        return out
+
+    def _document_features(self, paragraphs: Sequence[str], vectors: sp.csr_matrix, known: np.ndarray) -> np.ndarray:
         m = len(paragraphs)
         out = np.zeros((m, len(FEATURES)), dtype=np.float64)
         if m == 0:
             return out
-        if hashes is None:
-            hashes = self._hashes(paragraphs)
-        counts = self._counts(hashes)
-        known = np.asarray((counts > 0).multiply(self.seen_).sum(axis=1)).ravel()
-        n_buckets = np.maximum(np.diff(counts.indptr), 1)
-        vectors = self._tfidf.transform(counts)
         lengths = np.array([len(p) for p in paragraphs], dtype=np.float64)
         weight = np.minimum(1.0, np.sqrt(lengths / 200.0)) / (1.0 + self.decay * np.arange(m))
         weight[0] *= self.lead_weight
@@ -237,7 +267,7 @@ class TopicModel(BaseEstimator):
         out[:, 13] = short & (form[:, 2] == 0) & (form[:, 3] == 0) & ~under_header
         out[:, 14] = np.log1p(lengths)
         out[:, 15] = np.log((lengths + 1) / (median_len + 1))
-        out[:, 16] = known / n_buckets
+        out[:, 16] = known
         return out
 
     # -- estimator API -----------------------------------------------------------------------
@@ -470,6 +500,18 @@ def _cosines(vectors: sp.csr_matrix, weight: np.ndarray) -> tuple[np.ndarray, ..
         prefix = np.where(prefix_norm > 0, dots / prefix_norm, 0.0)
     prefix[0] = cohesion[0]
     return cohesion, prefix, lead, earlier
+
+
+def _rows(matrix: sp.csr_matrix, start: int, end: int) -> sp.csr_matrix:
+    """Rows ``start:end`` of ``matrix`` over only the columns they use.
+
+    A document touches a few thousand of the 2**18 buckets; dense vectors
+    over its own columns keep the per-document work small.
+    """
+    low, high = matrix.indptr[start], matrix.indptr[end]
+    columns, inverse = np.unique(matrix.indices[low:high], return_inverse=True)
+    indptr = matrix.indptr[start : end + 1] - low
+    return sp.csr_matrix((matrix.data[low:high], inverse.ravel(), indptr), shape=(end - start, max(len(columns), 1)))
 
 
 def _transformer(idf: np.ndarray) -> TfidfTransformer:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from dedup.config import DedupConfig, ShingleConfig
@@ -21,7 +20,7 @@ def _repeats(paragraphs: list[str], dedup: DedupConfig | None = None) -> list[Re
     hashes = [shingle_hashes(n, shingle.size) for n in norms]
     return find_repeats(
         [exact_key(n) for n in norms],
-        [np.unique(h) for h in hashes],
+        hashes,
         signatures(hashes, shingle),
         [len(n) >= dedup.min_chars for n in norms],
         dedup,
