@@ -124,7 +124,8 @@ def _form_signals(text: str) -> tuple[float, float, float, float]:
     head, colon, _ = stripped[:64].partition(":")
     letters = [c for c in head if c.isalpha()]
     kicker = float(bool(colon) and len(letters) >= 3 and head.upper() == head and head.lower() != head)
-    short = len(stripped) <= 160
+    if len(stripped) > 160:  # captions and chrome are short: spare long paragraphs the searches
+        return unterminated, kicker, 0.0, 0.0
     trailing = _TRAILING_CREDIT.search(stripped)
     head_credit, slash, _ = stripped.partition("/")
     credit = (
@@ -132,8 +133,8 @@ def _form_signals(text: str) -> tuple[float, float, float, float]:
         or (bool(_AGENCY.search(stripped)) and len(stripped) < 80 and stripped[-1:] != ".")
         or (bool(slash) and len(stripped) < 60 and bool(_AGENCY.fullmatch(head_credit.strip())))
     )
-    caption = float(short and (bool(_CAPTION.search(stripped)) or credit))
-    chrome = float(short and (bool(_CHROME.search(stripped)) or bool(_MENU.match(stripped))))
+    caption = float(bool(_CAPTION.search(stripped)) or credit)
+    chrome = float(bool(_CHROME.search(stripped)) or bool(_MENU.match(stripped)))
     return unterminated, kicker, caption, chrome
 
 
@@ -235,7 +236,9 @@ class TopicModel(BaseEstimator):
             start += m
         return out
 
-    def _document_features(self, paragraphs: Sequence[str], vectors: sp.csr_matrix, known: np.ndarray) -> np.ndarray:
+    def _document_features(
+        self, paragraphs: Sequence[str], vectors: sp.csr_matrix | np.ndarray, known: np.ndarray
+    ) -> np.ndarray:
         m = len(paragraphs)
         out = np.zeros((m, len(FEATURES)), dtype=np.float64)
         if m == 0:
@@ -449,9 +452,37 @@ class TopicModel(BaseEstimator):
 
 
 _BLOCK = 256
+_DENSE_LIMIT = 1 << 21  # cells of a document's (paragraphs x columns) matrix held densely
 
 
-def _cosines(vectors: sp.csr_matrix, weight: np.ndarray) -> tuple[np.ndarray, ...]:
+def _dense_cosines(x: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, ...]:
+    """:func:`_cosines` for a document held densely: the same signals from its Gram matrix."""
+    m = x.shape[0]
+    if m == 1:
+        return np.ones(1), np.ones(1), np.ones(1), np.ones(1)
+    sim = x @ x.T
+    diag = np.diag(sim).copy()
+    sw = sim @ weight
+    total = float(weight @ sw)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        norms = np.sqrt(np.maximum(total - 2 * weight * sw + weight**2 * diag, 0.0))
+        cohesion = np.where(norms > 0, (sw - weight * diag) / norms, 0.0)
+    lead = sim[0].copy()
+    lead[0] = lead[1]
+    lower = np.tril(sim, -1)
+    dots = lower @ weight
+    below = np.tri(m, k=-1, dtype=bool)
+    earlier = np.max(np.where(below, sim, -np.inf), axis=1)
+    earlier[0] = lead[0]
+    steps = 2 * weight * dots + weight**2 * diag
+    prefix_norm = np.sqrt(np.maximum(np.concatenate(([0.0], np.cumsum(steps)[:-1])), 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prefix = np.where(prefix_norm > 0, dots / prefix_norm, 0.0)
+    prefix[0] = cohesion[0]
+    return cohesion, prefix, lead, earlier
+
+
+def _cosines(vectors: sp.csr_matrix | np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, ...]:
     """The cosine signals of one document, in blocks of rows.
 
     Memory and time grow with ``paragraphs x _BLOCK``, not with the square of
@@ -466,6 +497,8 @@ def _cosines(vectors: sp.csr_matrix, weight: np.ndarray) -> tuple[np.ndarray, ..
     Returns:
         ``(cohesion, prefix, lead, best_earlier)`` arrays.
     """
+    if isinstance(vectors, np.ndarray):
+        return _dense_cosines(vectors, weight)
     x = sp.csr_matrix(vectors)
     m = x.shape[0]
     centroid = np.asarray(x.T @ weight).ravel()
@@ -502,16 +535,22 @@ def _cosines(vectors: sp.csr_matrix, weight: np.ndarray) -> tuple[np.ndarray, ..
     return cohesion, prefix, lead, earlier
 
 
-def _rows(matrix: sp.csr_matrix, start: int, end: int) -> sp.csr_matrix:
+def _rows(matrix: sp.csr_matrix, start: int, end: int) -> sp.csr_matrix | np.ndarray:
     """Rows ``start:end`` of ``matrix`` over only the columns they use.
 
-    A document touches a few thousand of the 2**18 buckets; dense vectors
-    over its own columns keep the per-document work small.
+    A document touches a few thousand of the 2**18 buckets; vectors over its
+    own columns keep the per-document work small. Most documents are small
+    enough for a dense array, which spares scipy's per-call overhead.
     """
     low, high = matrix.indptr[start], matrix.indptr[end]
     columns, inverse = np.unique(matrix.indices[low:high], return_inverse=True)
     indptr = matrix.indptr[start : end + 1] - low
-    return sp.csr_matrix((matrix.data[low:high], inverse.ravel(), indptr), shape=(end - start, max(len(columns), 1)))
+    shape = (end - start, max(len(columns), 1))
+    if shape[0] * shape[1] <= _DENSE_LIMIT:
+        dense = np.zeros(shape)
+        dense[np.repeat(np.arange(shape[0]), np.diff(indptr)), inverse.ravel()] = matrix.data[low:high]
+        return dense
+    return sp.csr_matrix((matrix.data[low:high], inverse.ravel(), indptr), shape=shape)
 
 
 def _transformer(idf: np.ndarray) -> TfidfTransformer:
