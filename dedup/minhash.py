@@ -27,7 +27,7 @@ from dedup.shingle import shingle_hash
 
 EMPTY_HASH = np.uint32(0xFFFFFFFF)
 #: Bits kept per permutation in an index sketch (see :func:`sketch`).
-SKETCH_BITS = 8
+SKETCH_BITS = 4
 _CHUNK = 1 << 15  # shingles permuted at once: bounds the (chunk x num_perm) matrix to a few MB
 _FMIX = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
 _BAND_MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -151,9 +151,16 @@ def sketch(signature: np.ndarray) -> bytes:
     """A compact form of a signature for verifying index candidates.
 
     The lowest :data:`SKETCH_BITS` bits of each permutation's minimum
-    (b-bit MinHash, Li and König 2010): a quarter of the signature's size.
+    (b-bit MinHash, Li and König 2010), two to a byte: an eighth of the
+    signature's size. With 128 permutations the estimate's spread is
+    dominated by the sampling of permutations, not by the lost bits
+    (standard deviation 0.042 at a similarity of 0.7, against 0.040 for the
+    full signature).
     """
-    return (signature & np.uint32((1 << SKETCH_BITS) - 1)).astype(np.uint8).tobytes()
+    low = (signature & np.uint32((1 << SKETCH_BITS) - 1)).astype(np.uint8)
+    if len(low) % 2:
+        low = np.append(low, np.uint8(0))
+    return (low[0::2] | (low[1::2] << np.uint8(SKETCH_BITS))).tobytes()
 
 
 def sketch_similarity(left: bytes, right: bytes) -> float:
@@ -164,9 +171,11 @@ def sketch_similarity(left: bytes, right: bytes) -> float:
     """
     a = np.frombuffer(left, dtype=np.uint8)
     b = np.frombuffer(right, dtype=np.uint8)
-    agree = float(np.count_nonzero(a == b)) / len(a)
+    mask = np.uint8((1 << SKETCH_BITS) - 1)
+    differ = a ^ b
+    agree = np.count_nonzero((differ & mask) == 0) + np.count_nonzero((differ >> np.uint8(SKETCH_BITS)) == 0)
     chance = 1.0 / (1 << SKETCH_BITS)
-    return max(0.0, (agree - chance) / (1.0 - chance))
+    return max(0.0, (agree / (2 * len(a)) - chance) / (1.0 - chance))
 
 
 def jaccard(left: np.ndarray, right: np.ndarray) -> float:
