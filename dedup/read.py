@@ -160,21 +160,98 @@ def _open_binary(path: str) -> IO[bytes]:
     if lower.endswith(".gz"):
         return cast(IO[bytes], gzip.open(path, "rb"))
     if lower.endswith(".zst"):
-        import zstandard
-
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True))
+        return io.BufferedReader(_ZstdReader(open(path, "rb")))
     return open(path, "rb")
 
 
-def _lines(handle: IO[bytes], source: str) -> Iterator[tuple[int, bytes]]:
+class _ZstdReader(io.RawIOBase):
+    """Decompresses a ``.zst`` stream frame by frame, and notices when it is cut short.
+
+    zstandard's own stream reader ends quietly where the data ends, even in
+    the middle of a frame, so a truncated file would read as a shorter
+    complete one. Input is fed in small steps, which also bounds the output
+    of one step (a highly compressed stream cannot expand without limit).
+    """
+
+    _STEP = 1 << 13
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        import zstandard
+
+        super().__init__()
+        self._raw = raw
+        self._error = zstandard.ZstdError
+        self._decompressor = zstandard.ZstdDecompressor()
+        self._frame = self._decompressor.decompressobj()
+        self._in_frame = False
+        self._pending = b""
+        self._offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self._offset >= len(self._pending):
+            data = self._raw.read(self._STEP)
+            if not data:
+                if self._in_frame:
+                    raise EOFError("compressed file ended before the end of a zstd frame")
+                return 0
+            self._pending, self._offset = self._feed(data), 0
+        view = memoryview(buffer).cast("B")
+        count = min(len(view), len(self._pending) - self._offset)
+        view[:count] = self._pending[self._offset : self._offset + count]
+        self._offset += count
+        return count
+
+    def _feed(self, data: bytes) -> bytes:
+        out = []
+        while data:
+            self._in_frame = True
+            try:
+                out.append(self._frame.decompress(data))
+            except self._error as exc:
+                raise OSError(f"not zstd data, or damaged ({exc})") from exc
+            if not self._frame.eof:
+                break
+            data = self._frame.unused_data  # a file may hold several frames one after another
+            self._frame = self._decompressor.decompressobj()
+            self._in_frame = False
+        return b"".join(out)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def line_limit(config: InputConfig) -> int:
+    """The longest JSONL line read: room for a document at the size limit, JSON-escaped, and other fields."""
+    return 8 * config.max_doc_bytes + (1 << 20)
+
+
+def _lines(handle: IO[bytes], source: str, limit: int) -> Iterator[tuple[int, bytes | None]]:
+    """Number the lines of ``handle``; a line over ``limit`` bytes comes as ``None``, read past, not kept.
+
+    Raises:
+        InputError: The stream cannot be read on (truncated, not compressed as its name says).
+    """
     number = 0
     try:
-        for number, raw in enumerate(handle, 1):
-            yield number, raw
-    except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
-        raise InputError(
-            f"cannot read past line {number}: {exc} (is the file truncated?)", source, number + 1
-        ) from exc
+        while raw := handle.readline(limit + 1):
+            number += 1
+            if len(raw) > limit and not raw.endswith(b"\n"):
+                while (rest := handle.readline(1 << 20)) and not rest.endswith(b"\n"):
+                    pass
+                yield number, None
+            else:
+                yield number, raw
+    except EOFError as exc:
+        raise InputError(f"the data ends in the middle of line {number + 1}: {exc} (is the file truncated?)",
+                         source, number + 1) from exc
+    except (gzip.BadGzipFile, zlib.error, OSError) as exc:
+        what = "cannot read the file" if number == 0 else f"cannot read past line {number}"
+        raise InputError(f"{what}: {exc} (is it damaged, or not compressed as its name says?)", source,
+                         number + 1) from exc
 
 
 def _parse(raw: bytes, config: InputConfig, source: str, number: int) -> Document:
@@ -202,14 +279,45 @@ def _salvage_id(raw: bytes, config: InputConfig) -> str | None:
 def read_jsonl(
     file: InputFile, config: InputConfig, on_error: OnError = "raise"
 ) -> Iterator[Document | InvalidRecord]:
-    """Read documents from one JSONL file (one object per line; blank lines are not records)."""
+    """Read documents from one JSONL file (one object per line; blank lines are not records).
+
+    With ``on_error="skip"`` a bad line becomes an :class:`InvalidRecord`,
+    and so does a file that cannot be opened or read to its end (its
+    records after that point cannot be known: the invalid record stands
+    for the rest of the file).
+    """
+    source = "<stdin>" if file.path == STDIN else file.path
     try:
         handle = _open_binary(file.path)
     except OSError as exc:
-        raise InputError(f"cannot open: {exc.strerror or exc}", file.path) from exc
-    source = "<stdin>" if file.path == STDIN else file.path
+        error = InputError(f"cannot open: {exc.strerror or exc}", source)
+        if on_error == "raise":
+            raise error from exc
+        yield InvalidRecord(source, None, error.reason)
+        return
+    limit = line_limit(config)
     try:
-        for number, raw in _lines(handle, source):
+        lines = _lines(handle, source, limit)
+        while True:
+            try:
+                item = next(lines, None)
+            except InputError as exc:
+                if on_error == "raise":
+                    raise
+                yield InvalidRecord(source, exc.line, exc.reason)
+                return
+            if item is None:
+                return
+            number, raw = item
+            if raw is None:
+                error = InputError(
+                    f"line is longer than {limit} bytes (8 x --max-doc-bytes + 1 MiB); raise --max-doc-bytes",
+                    source, number,
+                )
+                if on_error == "raise":
+                    raise error
+                yield InvalidRecord(source, number, error.reason)
+                continue
             if not raw.strip():
                 continue
             try:
@@ -274,10 +382,20 @@ def limit_error(doc: Document, config: InputConfig) -> str | None:
 
 
 def read_inputs(
-    files: Iterable[InputFile], config: InputConfig, on_error: OnError = "raise"
+    files: Iterable[InputFile], config: InputConfig, on_error: OnError = "raise", seen: set[str] | None = None
 ) -> Iterator[Document | InvalidRecord]:
-    """Read all files in order, checking the limits and that ids are unique across the run."""
-    seen: set[str] = set()
+    """Read all files in order, checking the limits and that ids are unique across the run.
+
+    Args:
+        files: The inputs, in order.
+        config: Fields and limits.
+        on_error: ``"raise"`` an :class:`InputError` at the first bad record,
+            or ``"skip"`` it as an :class:`InvalidRecord`.
+        seen: Ids read earlier in the run (a resumed run passes those of
+            the inputs it does not read again); the ids read are added.
+    """
+    if seen is None:
+        seen = set()
     for file in files:
         reader = read_jsonl if file.kind == "jsonl" else read_text
         for item in reader(file, config, on_error):

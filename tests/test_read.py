@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from dedup.config import InputConfig
 from dedup.data import Document, Reason
@@ -18,6 +19,7 @@ from dedup.read import (
     InvalidRecord,
     kind_of,
     limit_error,
+    line_limit,
     list_inputs,
     read_inputs,
     read_jsonl,
@@ -329,3 +331,97 @@ def test_read_inputs_limits(tmp_path, write_jsonl, kind):
     assert (skipped[0].source, skipped[0].line) == where
     assert skipped[0].result().id == ("a" if kind == "jsonl" else "in.txt")
     assert [d.id for d in skipped[1:]] == (["b"] if kind == "jsonl" else [])
+
+
+# -- damaged and compressed files, file-level errors ------------------------------------------------------
+
+RECORDS = b"".join(b'{"id": "r%d", "text": "Record %d."}\n' % (i, i) for i in range(4000))
+
+
+def test_read_jsonl_zstd_frames_one_after_another(tmp_path):
+    # zstd files may be concatenated (e.g. `cat a.zst b.zst`): every frame is read.
+    compressor = zstandard.ZstdCompressor()
+    path = tmp_path / "in.jsonl.zst"
+    path.write_bytes(compressor.compress(RECORDS[:1000]) + compressor.compress(RECORDS[1000:]))
+
+    docs = list(read_jsonl(jsonl_file(path), CONFIG))
+
+    assert [d.id for d in docs] == [f"r{i}" for i in range(4000)]
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.99, 6], ids=["half", "all-but-the-end", "header-only"])
+def test_read_jsonl_truncated_zstd_is_an_error(tmp_path, keep):
+    # zstandard's stream reader ends quietly inside a cut frame; the file would pass for a shorter one.
+    data = zstandard.ZstdCompressor().compress(RECORDS)
+    path = tmp_path / "in.jsonl.zst"
+    path.write_bytes(data[: int(len(data) * keep) if keep < 1 else keep])
+
+    with pytest.raises(InputError, match=r"is the file truncated\?") as caught:
+        list(read_jsonl(jsonl_file(path), CONFIG))
+    skipped = list(read_jsonl(jsonl_file(path), CONFIG, on_error="skip"))
+
+    assert caught.value.source == str(path)
+    assert isinstance(skipped[-1], InvalidRecord)
+    assert all(isinstance(item, Document) for item in skipped[:-1])
+    assert len(skipped) - 1 < 4000
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("in.jsonl.gz", b'{"id": "a", "text": "plain"}\n', "cannot read the file: Not a gzipped file"),
+        ("in.jsonl.zst", b'{"id": "a", "text": "plain"}\n', "cannot read the file: not zstd data, or damaged"),
+        ("in.jsonl.gz", gzip.compress(RECORDS)[:10] + b"\xff" * 50, "cannot read"),
+    ],
+    ids=["not-gzip", "not-zstd", "damaged-gzip"],
+)
+def test_read_jsonl_not_compressed_as_named(tmp_path, name, data, message):
+    path = tmp_path / name
+    path.write_bytes(data)
+
+    with pytest.raises(InputError, match=message) as caught:
+        list(read_jsonl(jsonl_file(path), CONFIG))
+    skipped = list(read_jsonl(jsonl_file(path), CONFIG, on_error="skip"))
+
+    assert (caught.value.source, caught.value.line) == (str(path), 1)
+    assert skipped == [InvalidRecord(str(path), 1, caught.value.reason)]
+    assert skipped[0].result().id == f"{path}:1"
+
+
+def test_read_jsonl_unopenable_file_is_skipped_as_one_record(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.mkdir()  # opening a directory fails for root too
+
+    with pytest.raises(InputError, match="cannot open") as caught:
+        list(read_jsonl(jsonl_file(path), CONFIG))
+    skipped = list(read_jsonl(jsonl_file(path), CONFIG, on_error="skip"))
+
+    assert caught.value.source == str(path)
+    assert skipped == [InvalidRecord(str(path), None, caught.value.reason)]
+
+
+def test_read_jsonl_line_limit(tmp_path):
+    config = InputConfig(max_doc_bytes=1000)
+    limit = line_limit(config)
+    assert limit == 8 * 1000 + 2**20
+    long_line = b'{"id": "long", "text": "' + b"x" * limit + b'"}'
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"id": "a", "text": "x"}\n' + long_line + b'\n{"id": "b", "text": "y"}\n')
+
+    with pytest.raises(InputError, match="line is longer than") as caught:
+        list(read_jsonl(jsonl_file(path), config))
+    skipped = list(read_jsonl(jsonl_file(path), config, on_error="skip"))
+
+    assert caught.value.line == 2
+    assert [type(item).__name__ for item in skipped] == ["Document", "InvalidRecord", "Document"]
+    assert skipped[2].line == 3, "reading goes on after the long line, with the right line numbers"
+
+
+def test_read_inputs_seen_ids_carry_over(tmp_path, write_jsonl):
+    path = write_jsonl(tmp_path / "2.jsonl", [{"id": "b", "text": "y"}, {"id": "a", "text": "z"}])
+    seen = {"a"}
+
+    with pytest.raises(InputError, match="duplicate id 'a'"):
+        list(read_inputs([jsonl_file(path)], CONFIG, seen=seen))
+
+    assert seen == {"a", "b"}
