@@ -183,6 +183,55 @@ class Summary:
             self.documents_dropped += 1
             self.documents_removed[result.dropped.value] += 1
 
+    def merge(self, other: Summary) -> None:
+        """Add the counts of ``other`` (e.g. of one input file) to these."""
+        self.documents_in += other.documents_in
+        self.documents_out += other.documents_out
+        self.documents_dropped += other.documents_dropped
+        self.documents_skipped += other.documents_skipped
+        self.paragraphs_in += other.paragraphs_in
+        self.paragraphs_out += other.paragraphs_out
+        self.paragraphs_removed.update(other.paragraphs_removed)
+        self.documents_removed.update(other.documents_removed)
+
+    def to_counts(self) -> dict[str, Any]:
+        """The counts as plain JSON values; :meth:`from_counts` reads them back."""
+        return {
+            "documents_in": self.documents_in,
+            "documents_out": self.documents_out,
+            "documents_dropped": self.documents_dropped,
+            "documents_skipped": self.documents_skipped,
+            "paragraphs_in": self.paragraphs_in,
+            "paragraphs_out": self.paragraphs_out,
+            "paragraphs_removed": dict(self.paragraphs_removed),
+            "documents_removed": dict(self.documents_removed),
+        }
+
+    @classmethod
+    def from_counts(cls, data: Any) -> Summary:
+        """The summary :meth:`to_counts` wrote.
+
+        Raises:
+            ValueError: ``data`` is not such counts.
+        """
+        names = ("documents_in", "documents_out", "documents_dropped", "documents_skipped", "paragraphs_in",
+                 "paragraphs_out")
+        if not isinstance(data, dict) or set(data) != {*names, "paragraphs_removed", "documents_removed"}:
+            raise ValueError("not the counts of a summary")
+        reasons = {reason.value for reason in Reason}
+        for name in names:
+            if not _count(data[name]):
+                raise ValueError(f"{name} is not a count: {data[name]!r}")
+        for name in ("paragraphs_removed", "documents_removed"):
+            value = data[name]
+            if not isinstance(value, dict) or not all(k in reasons and _count(v) for k, v in value.items()):
+                raise ValueError(f"{name} is not a count per reason: {value!r}")
+        return cls(
+            **{name: data[name] for name in names},
+            paragraphs_removed=Counter(data["paragraphs_removed"]),
+            documents_removed=Counter(data["documents_removed"]),
+        )
+
     def to_dict(self, version: str, fingerprint: str, config: dict[str, Any]) -> dict[str, Any]:
         """The ``--summary`` JSON."""
         return {
@@ -210,3 +259,7 @@ class Summary:
             f"{self.documents_skipped} skipped; paragraphs {self.paragraphs_in} in, {self.paragraphs_out} out"
             + (f"; removed: {removed}" if removed else "")
         )
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

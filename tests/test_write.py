@@ -286,3 +286,42 @@ def test_summary_of_nothing():
 
     assert summary.to_dict("v", "f", {})["documents"] == {"in": 0, "out": 0, "dropped": 0, "skipped": 0}
     assert summary.short() == "dedup: documents 0 in, 0 out, 0 dropped, 0 skipped; paragraphs 0 in, 0 out"
+
+
+def test_summary_merge_equals_counting_together():
+    results = (KEPT, DUPLICATE, EMPTY, INVALID, KEPT)
+    together, first, second = Summary(), Summary(), Summary()
+    for n, result in enumerate(results):
+        together.add(result)
+        (first if n < 2 else second).add(result)
+
+    first.merge(second)
+
+    assert first == together
+
+
+def test_summary_counts_round_trip_through_json():
+    summary = Summary()
+    for result in (KEPT, DUPLICATE, EMPTY, INVALID):
+        summary.add(result)
+
+    assert Summary.from_counts(json.loads(json.dumps(summary.to_counts()))) == summary
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        [],
+        {"documents_in": 1},
+        {**Summary().to_counts(), "documents_in": -1},
+        {**Summary().to_counts(), "documents_in": True},
+        {**Summary().to_counts(), "documents_in": "1"},
+        {**Summary().to_counts(), "paragraphs_removed": {"not_a_reason": 1}},
+        {**Summary().to_counts(), "documents_removed": {"empty": 1.5}},
+        {**Summary().to_counts(), "extra": 0},
+    ],
+    ids=["list", "missing", "negative", "bool", "string", "unknown-reason", "float", "extra-key"],
+)
+def test_summary_counts_reject_other_data(counts):
+    with pytest.raises(ValueError):
+        Summary.from_counts(counts)
