@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -24,9 +25,10 @@ import click
 from dedup import __version__
 from dedup.cleaner import Cleaner, default_workers
 from dedup.config import Config, DedupConfig, InputConfig, TopicConfig
-from dedup.data import CleanResult
+from dedup.data import CleanResult, Reason
 from dedup.errors import ConfigError, DedupError, InputError
-from dedup.read import STDIN, InputFile, list_inputs, read_inputs
+from dedup.read import STDIN, InputFile, OnError, list_inputs, read_inputs
+from dedup.state import RunState, Stamp, file_digest
 from dedup.write import Summary, atomic_binary, dumps, open_output, output_record, report_lines, text_writer
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -147,6 +149,12 @@ def cli() -> None:
               help="Processes for the per-document work [default: all cores]; output does not depend on it.")
 @click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
               help="On a bad record: stop with exit code 1, or skip it and report it as `invalid`.")
+@click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Record each completed input file in this directory, so that an interrupted run can be "
+                   "resumed with --resume.")
+@click.option("--resume", is_flag=True,
+              help="Continue the run recorded in --state: completed inputs are not read again, and the output "
+                   "is the same as one uninterrupted run.")
 @cleaning_options
 @input_options
 def clean(
@@ -156,7 +164,9 @@ def clean(
     summary: str | None,
     annotate: bool,
     workers: int | None,
-    on_error: str,
+    on_error: OnError,
+    state_dir: Path | None,
+    resume: bool,
     **options: Any,
 ) -> None:
     """Clean INPUTS (.jsonl[.gz|.zst] files, .txt files, directories, or - for JSONL on stdin).
@@ -178,6 +188,10 @@ def clean(
         raise click.UsageError("--output, --report and --summary must be different files")
     if [output, report, summary].count(STDIN) > 1:
         raise click.UsageError("only one of --output, --report and --summary can be - (stdout)")
+    if resume and state_dir is None:
+        raise click.UsageError("--resume continues the run recorded in a state directory: give it with --state DIR")
+    if state_dir is not None and STDIN in inputs:
+        raise click.UsageError("--state records completed input files: - (stdin) cannot be resumed")
     with _errors():
         files = list_inputs(inputs)
         all_jsonl = all(f.kind == "jsonl" for f in files)
@@ -191,16 +205,50 @@ def clean(
             _check_mirror(files, output)
         if all_jsonl and output != STDIN and Path(output).is_dir():
             raise click.UsageError(f"output {output} is a directory, but JSONL inputs need an output file")
-        cleaner = Cleaner(config, workers=workers or default_workers())
+        _check_not_inputs(files, output, report, summary, all_jsonl)
+        run = _Run(files, config, all_jsonl, output, report, summary, annotate, on_error, workers or default_workers())
+        counts = run.clean() if state_dir is None else run.clean_resumable(state_dir, resume)
+    click.echo(counts.short(), err=True)
+
+
+class _Run:
+    """One ``dedup clean`` run: the inputs, the settings and where the results go."""
+
+    def __init__(
+        self,
+        files: list[InputFile],
+        config: Config,
+        all_jsonl: bool,
+        output: str,
+        report: str | None,
+        summary: str | None,
+        annotate: bool,
+        on_error: OnError,
+        workers: int,
+    ) -> None:
+        self.files = files
+        self.config = config
+        self.all_jsonl = all_jsonl
+        self.output = output
+        self.report = report
+        self.summary = summary
+        self.annotate = annotate
+        self.on_error = on_error
+        self.workers = workers
+
+    def clean(self) -> Summary:
+        """Clean every input in one stream, writing the outputs as results come."""
+        cleaner = Cleaner(self.config, workers=self.workers)
         counts = Summary()
-        records = read_inputs(files, config.input, on_error="skip" if on_error == "skip" else "raise")
+        records = read_inputs(self.files, self.config.input, self.on_error)
+        text_field = self.config.input.text_field
         with ExitStack() as stack:
             sink: _Sink = (
-                _JsonlSink(stack, output, config.input.text_field, annotate)
-                if all_jsonl
-                else _DirectorySink(stack, Path(output), files, config.input.text_field)
+                _JsonlSink(stack.enter_context(open_output(self.output)), text_field, self.annotate)
+                if self.all_jsonl
+                else _DirectorySink(stack, Path(self.output), self.files, text_field)
             )
-            report_out = stack.enter_context(open_output(report)) if report else None
+            report_out = stack.enter_context(open_output(self.report)) if self.report else None
             for result in cleaner.clean(records):
                 counts.add(result)
                 sink.write(result)
@@ -208,11 +256,106 @@ def clean(
                     for line in report_lines(result):
                         report_out.write(dumps(line))
             sink.commit()
-            if summary:
-                with open_output(summary) as summary_out:
-                    data = counts.to_dict(__version__, config.fingerprint(), config.to_dict())
-                    summary_out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    click.echo(counts.short(), err=True)
+            self._write_summary(counts)
+        return counts
+
+    def clean_resumable(self, state_dir: Path, resume: bool) -> Summary:
+        """Clean input by input, recording each in ``state_dir``; then assemble the outputs.
+
+        With ``resume``, the inputs the state lists as completed are not read
+        again: their recorded results are used, and the index is restored.
+        """
+        with RunState.open(state_dir, self._settings(), resume=resume) as state:
+            start = state.resume_point(self.files)
+            store = state.load_index(self.config.fingerprint())
+            cleaner = Cleaner(self.config, index=store, workers=self.workers)
+            seen: set[str] = set()
+            for index in range(start):
+                seen.update(state.load_meta(index)[1])
+            for index in range(start, len(self.files)):
+                file = self.files[index]
+                stamp = Stamp.of(file)  # before reading: a file changed meanwhile will not match on resume
+                counts, ids, has_output = Summary(), [], file.kind == "jsonl"
+                records = read_inputs([file], self.config.input, self.on_error, seen)
+                with state.chunks(index) as (out_raw, report_raw), text_writer(report_raw, "report") as report_out:
+                    name = "out.jsonl" if self.all_jsonl else file.relative  # a mirrored file keeps its compression
+                    with ExitStack() as stack:
+                        sink = None
+                        if file.kind == "jsonl":
+                            out = stack.enter_context(text_writer(out_raw, name))
+                            sink = _JsonlSink(out, self.config.input.text_field, self.annotate)
+                        for result in cleaner.clean(records):
+                            counts.add(result)
+                            if result.dropped is not Reason.INVALID:
+                                ids.append(result.id)
+                            if sink is not None:
+                                sink.write(result)
+                            elif result.dropped is None:
+                                out_raw.write(result.text.encode("utf-8"))
+                                has_output = True
+                            for line in report_lines(result):
+                                report_out.write(dumps(line))
+                state.complete(index, stamp, counts, ids, has_output)
+                state.checkpoint(store, force=index == len(self.files) - 1)
+            return self._assemble(state)
+
+    def _assemble(self, state: RunState) -> Summary:
+        """Write the outputs from the chunks of every input, as :meth:`clean` would have."""
+        counts = Summary()
+        for index in range(len(self.files)):
+            counts.merge(state.load_meta(index)[0])
+        with ExitStack() as stack:
+            if self.all_jsonl:
+                out = stack.enter_context(open_output(self.output))
+                for index in range(len(self.files)):
+                    for line in state.chunk_lines(index, "out"):
+                        out.write(line)
+            else:
+                root = Path(self.output)
+                stage = _stage_directory(stack, root)
+                for index, file in enumerate(self.files):
+                    if state.completed[index].out is None:
+                        continue
+                    target = stage / file.relative
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with open(target, "wb") as handle:
+                        for block in state.chunk_blocks(index, "out"):
+                            handle.write(block)
+            if self.report:
+                report_out = stack.enter_context(open_output(self.report))
+                for index in range(len(self.files)):
+                    for line in state.chunk_lines(index, "report"):
+                        report_out.write(line)
+            if not self.all_jsonl:
+                _move_into_place(stage, root)
+            self._write_summary(counts)
+        return counts
+
+    def _write_summary(self, counts: Summary) -> None:
+        if self.summary:
+            with open_output(self.summary) as summary_out:
+                data = counts.to_dict(__version__, self.config.fingerprint(), self.config.to_dict())
+                summary_out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+    def _settings(self) -> dict[str, Any]:
+        """Everything that decides the output of a resumable run: a state made with others is refused."""
+        model: str | None = None
+        if self.config.topic.enabled:
+            from dedup.topic import default_model_path
+
+            try:
+                model = file_digest(self.config.topic.model or default_model_path())
+            except OSError:
+                model = None  # the cleaner reports the missing model
+        return {
+            "dedup": __version__,
+            "config": self.config.to_dict(),
+            "index": self.config.fingerprint(),
+            "model_sha256": model,
+            "output": "jsonl" if self.all_jsonl else "directory",
+            "annotate": self.annotate,
+            "on_error": self.on_error,
+        }
 
 
 class _Sink:
@@ -224,8 +367,8 @@ class _Sink:
 
 
 class _JsonlSink(_Sink):
-    def __init__(self, stack: ExitStack, output: str, text_field: str, annotate: bool) -> None:
-        self.out = stack.enter_context(open_output(output))
+    def __init__(self, out: IO[str], text_field: str, annotate: bool) -> None:
+        self.out = out
         self.text_field = text_field
         self.annotate = annotate
 
@@ -239,10 +382,8 @@ class _DirectorySink(_Sink):
     """Writes into a staging directory, moved into place file by file at the end."""
 
     def __init__(self, stack: ExitStack, root: Path, files: list[InputFile], text_field: str) -> None:
-        root.parent.mkdir(parents=True, exist_ok=True)
         self.root = root
-        self.stage = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
-        stack.callback(shutil.rmtree, self.stage, True)
+        self.stage = _stage_directory(stack, root)
         self.by_source = {("<stdin>" if f.path == STDIN else f.path): f for f in files}
         self.text_field = text_field
         self.jsonl = [f for f in files if f.kind == "jsonl"]
@@ -275,10 +416,54 @@ class _DirectorySink(_Sink):
             if not target.exists():
                 with atomic_binary(target) as raw, text_writer(raw, file.relative):
                     pass
-        for path in sorted(p for p in self.stage.rglob("*") if p.is_file()):
-            final = self.root / path.relative_to(self.stage)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(path, final)
+        _move_into_place(self.stage, self.root)
+
+
+def _stage_directory(stack: ExitStack, root: Path) -> Path:
+    """A temporary directory beside ``root``, removed when ``stack`` closes."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
+    stack.callback(shutil.rmtree, stage, True)
+    return stage
+
+
+def _move_into_place(stage: Path, root: Path) -> None:
+    for path in sorted(p for p in stage.rglob("*") if p.is_file()):
+        final = root / path.relative_to(stage)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, final)
+
+
+def _check_not_inputs(
+    files: list[InputFile], output: str, report: str | None, summary: str | None, all_jsonl: bool
+) -> None:
+    """Refuse an output path that is one of the inputs: it would be overwritten."""
+    named = [f for f in files if f.path != STDIN]
+    if not named:
+        return
+    real = {os.path.realpath(f.path): f.path for f in named}
+    identity = {}
+    for f in named:
+        with suppress(OSError):
+            stat = os.stat(f.path)
+            identity[(stat.st_dev, stat.st_ino)] = f.path
+    targets = [("--report", report), ("--summary", summary)]
+    if all_jsonl:
+        targets.append(("--output", output))
+    else:
+        targets += [("--output", str(Path(output) / f.relative)) for f in named]
+    for option, path in targets:
+        if path is None or path == STDIN:
+            continue
+        found = real.get(os.path.realpath(path))
+        if found is None:
+            with suppress(OSError):
+                stat = os.stat(path)
+                found = identity.get((stat.st_dev, stat.st_ino))  # a hard link to an input
+        if found is not None:
+            raise click.UsageError(
+                f"{option} would write {path}, which is the input {found}; give an output path that is not an input"
+            )
 
 
 def _check_mirror(files: list[InputFile], output: str) -> None:
@@ -368,16 +553,35 @@ def _checked_lines(handle: Iterable[str], source: str) -> Iterable[str]:
         raise InputError(f"invalid UTF-8 ({exc.reason})", source) from exc
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that the run unwinds as for Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def main() -> None:
-    """Entry point of the ``dedup`` command."""
+    """Entry point of the ``dedup`` command.
+
+    Ctrl-C exits with 130 and SIGTERM with 143, after removing every
+    temporary file: no output file is left half written.
+    """
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, EOFError):  # click turns an EOFError from anywhere into Abort
+            click.echo(f"Error: unexpected end of data ({exc.__cause__})", err=True)
+            sys.exit(1)
         click.echo("dedup: interrupted", err=True)
         sys.exit(130)
     except KeyboardInterrupt:
         click.echo("dedup: interrupted", err=True)
         sys.exit(130)
+    except _Terminated:
+        click.echo("dedup: terminated", err=True)
+        sys.exit(143)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
