@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-_BUFFER = 1 << 16  # entries held in the dict before they become a sorted run
+_BUFFER = 1 << 18  # entries held in the dict (~25 MB at most) before they become a sorted run
 
 
 class BandIndex:
@@ -67,10 +67,13 @@ class BandIndex:
             query = np.asarray(folded, dtype=np.uint32)
             for run_keys, run_items in self._runs:
                 lo = np.searchsorted(run_keys, query, side="left")
-                hi = np.searchsorted(run_keys, query, side="right")
-                for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
-                    if b > a:
-                        found.update(run_items[a:b].tolist())
+                hit = lo < len(run_keys)
+                hit[hit] = run_keys[lo[hit]] == query[hit]
+                if not hit.any():  # the common case: no shared band at all
+                    continue
+                hi = np.searchsorted(run_keys, query[hit], side="right")
+                for a, b in zip(lo[hit].tolist(), hi.tolist(), strict=True):
+                    found.update(run_items[a:b].tolist())
         return found
 
     def add(self, keys: Iterable[int], item: int) -> None:
