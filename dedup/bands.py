@@ -67,12 +67,12 @@ class BandIndex:
             query = np.asarray(folded, dtype=np.uint32)
             for run_keys, run_items in self._runs:
                 lo = np.searchsorted(run_keys, query, side="left")
-                hit = lo < len(run_keys)
-                hit[hit] = run_keys[lo[hit]] == query[hit]
-                if not hit.any():  # the common case: no shared band at all
+                shared = lo < len(run_keys)
+                shared[shared] = run_keys[lo[shared]] == query[shared]
+                if not shared.any():  # the common case: no shared band at all
                     continue
-                hi = np.searchsorted(run_keys, query[hit], side="right")
-                for a, b in zip(lo[hit].tolist(), hi.tolist(), strict=True):
+                hi = np.searchsorted(run_keys, query[shared], side="right")
+                for a, b in zip(lo[shared].tolist(), hi.tolist(), strict=True):
                     found.update(run_items[a:b].tolist())
         return found
 
