@@ -564,8 +564,9 @@ def _on_sigterm(signum: int, frame: object) -> None:
 def main() -> None:
     """Entry point of the ``dedup`` command.
 
-    Ctrl-C exits with 130 and SIGTERM with 143, after removing every
-    temporary file: no output file is left half written.
+    Ctrl-C exits with 130 and SIGTERM with 143, running out of memory with
+    1, after removing every temporary file: no output file is left half
+    written.
     """
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -582,6 +583,10 @@ def main() -> None:
     except _Terminated:
         click.echo("dedup: terminated", err=True)
         sys.exit(143)
+    except MemoryError:  # the temporary files are gone: the error unwound through their context managers
+        click.echo("Error: out of memory; lower --max-doc-bytes or --max-paragraphs, or use fewer --workers",
+                   err=True)
+        sys.exit(1)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
