@@ -122,6 +122,21 @@ def test_resumed_run_equals_an_uninterrupted_run(run, tmp_path, jsonl_inputs, ou
     assert {"duplicate", "off_topic"} <= {r["reason"] for r in report}
 
 
+@pytest.mark.parametrize("options", [["--annotate"], ["--on-error", "skip", "--boilerplate", "--cross-doc-paragraphs"]],
+                         ids=["annotate", "skip-and-cross-document-stages"])
+def test_resumed_run_with_other_options(run, tmp_path, jsonl_inputs, options):
+    if "skip" in options:
+        with open(jsonl_inputs[0], "a", encoding="utf-8") as handle:
+            handle.write("{not json\n")  # an invalid record among the recorded inputs
+    whole = clean(run, jsonl_inputs, tmp_path / "whole" / "out.jsonl", *options)
+    clean(run, jsonl_inputs[:3], tmp_path / "first" / "out.jsonl", "--state", tmp_path / "state", *options)
+
+    resumed = clean(run, jsonl_inputs, tmp_path / "resumed" / "out.jsonl", "--state", tmp_path / "state", "--resume",
+                    *options)
+
+    assert resumed == whole
+
+
 def test_resumed_run_to_a_directory(run, tmp_path, mixed_inputs):
     whole = clean(run, mixed_inputs, tmp_path / "whole" / "out")
     state = tmp_path / "state"
