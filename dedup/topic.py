@@ -455,6 +455,31 @@ _BLOCK = 256
 _DENSE_LIMIT = 1 << 21  # cells of a document's (paragraphs x columns) matrix held densely
 
 
+def _leave_one_out(sw: np.ndarray, diag: np.ndarray, weight: np.ndarray, total: float) -> np.ndarray:
+    """Cosine of each row with the weighted centroid of the other rows.
+
+    ``sw`` is each row's dot product with the full centroid, ``diag`` its
+    squared norm, ``total`` the centroid's squared norm.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        norms = np.sqrt(np.maximum(total - 2 * weight * sw + weight**2 * diag, 0.0))
+        return np.where(norms > 0, (sw - weight * diag) / norms, 0.0)
+
+
+def _prefix(dots: np.ndarray, diag: np.ndarray, weight: np.ndarray, cohesion: np.ndarray) -> np.ndarray:
+    """Cosine of each row with the weighted centroid of the rows before it.
+
+    ``dots`` holds each row's dot product with that prefix centroid; the
+    centroid's squared norm grows by ``2 w dot + w^2 |x|^2`` per row.
+    """
+    steps = 2 * weight * dots + weight**2 * diag
+    prefix_norm = np.sqrt(np.maximum(np.concatenate(([0.0], np.cumsum(steps)[:-1])), 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prefix = np.where(prefix_norm > 0, dots / prefix_norm, 0.0)
+    prefix[0] = cohesion[0]  # nothing comes before the first paragraph
+    return prefix
+
+
 def _dense_cosines(x: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, ...]:
     """:func:`_cosines` for a document held densely: the same signals from its Gram matrix."""
     m = x.shape[0]
@@ -464,9 +489,7 @@ def _dense_cosines(x: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, ...]:
     diag = np.diag(sim).copy()
     sw = sim @ weight
     total = float(weight @ sw)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        norms = np.sqrt(np.maximum(total - 2 * weight * sw + weight**2 * diag, 0.0))
-        cohesion = np.where(norms > 0, (sw - weight * diag) / norms, 0.0)
+    cohesion = _leave_one_out(sw, diag, weight, total)
     lead = sim[0].copy()
     lead[0] = lead[1]
     lower = np.tril(sim, -1)
@@ -474,12 +497,7 @@ def _dense_cosines(x: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, ...]:
     below = np.tri(m, k=-1, dtype=bool)
     earlier = np.max(np.where(below, sim, -np.inf), axis=1)
     earlier[0] = lead[0]
-    steps = 2 * weight * dots + weight**2 * diag
-    prefix_norm = np.sqrt(np.maximum(np.concatenate(([0.0], np.cumsum(steps)[:-1])), 0.0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        prefix = np.where(prefix_norm > 0, dots / prefix_norm, 0.0)
-    prefix[0] = cohesion[0]
-    return cohesion, prefix, lead, earlier
+    return cohesion, _prefix(dots, diag, weight, cohesion), lead, earlier
 
 
 def _cosines(vectors: sp.csr_matrix | np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -505,9 +523,7 @@ def _cosines(vectors: sp.csr_matrix | np.ndarray, weight: np.ndarray) -> tuple[n
     sw = np.asarray(x @ centroid).ravel()
     diag = np.asarray(x.multiply(x).sum(axis=1)).ravel()
     total = float(centroid @ centroid)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        norms = np.sqrt(np.maximum(total - 2 * weight * sw + weight**2 * diag, 0.0))
-        cohesion = np.where(norms > 0, (sw - weight * diag) / norms, 0.0)
+    cohesion = _leave_one_out(sw, diag, weight, total)
     if m == 1:
         return np.ones(1), np.ones(1), np.ones(1), np.ones(1)
     lead = np.asarray((x @ x[0].T).todense()).ravel()
@@ -526,13 +542,7 @@ def _cosines(vectors: sp.csr_matrix | np.ndarray, weight: np.ndarray) -> tuple[n
         earlier[start:end] = np.max(np.hstack([cross, lower]), axis=1, initial=-np.inf)
         running += np.asarray(block.T @ weight[start:end]).ravel()
     earlier[0] = lead[0]
-    # |C_i|^2 for the prefix centroid C_i, from |C_{i-1}|^2 + 2 w dot + w^2 |x|^2
-    steps = 2 * weight * dots + weight**2 * diag
-    prefix_norm = np.sqrt(np.maximum(np.concatenate(([0.0], np.cumsum(steps)[:-1])), 0.0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        prefix = np.where(prefix_norm > 0, dots / prefix_norm, 0.0)
-    prefix[0] = cohesion[0]
-    return cohesion, prefix, lead, earlier
+    return cohesion, _prefix(dots, diag, weight, cohesion), lead, earlier
 
 
 def _rows(matrix: sp.csr_matrix, start: int, end: int) -> sp.csr_matrix | np.ndarray:
