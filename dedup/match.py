@@ -21,6 +21,13 @@ import numpy as np
 from dedup.config import DedupConfig, ShingleConfig
 from dedup.minhash import RECALL_SLACK, band_keys, jaccard, lsh_params
 
+#: A band bucket keeps its first items only: in a document of millions of
+#: paragraphs a common band would otherwise make matching quadratic. The
+#: first occurrences are the ones a repeat must point at anyway.
+_BUCKET_CAP = 64
+#: Above this many candidates, signatures screen them before exact comparison.
+_PREFILTER_OVER = 16
+
 
 @dataclass(frozen=True)
 class Repeat:
@@ -78,6 +85,11 @@ def find_repeats(
         repeat = None
         if long_enough[i]:
             candidates = sorted({j for k in all_keys[i].tolist() for j in buckets.get(k, ())})
+            if len(candidates) > _PREFILTER_OVER:
+                # Many candidates (a very long document): keep those whose signatures agree
+                # nearly enough before computing exact shingle sets.
+                agree = (signature_rows[candidates] == signature_rows[i]).mean(axis=1)
+                candidates = [j for j, a in zip(candidates, agree.tolist(), strict=True) if a >= dedup.threshold - 0.2]
             best = -1.0
             for j in candidates:
                 score = jaccard(shingle_set(i), shingle_set(j))
@@ -88,5 +100,7 @@ def find_repeats(
             seen[key] = i
             if long_enough[i]:
                 for k in all_keys[i].tolist():
-                    buckets.setdefault(k, []).append(i)
+                    bucket = buckets.setdefault(k, [])
+                    if len(bucket) < _BUCKET_CAP:
+                        bucket.append(i)
     return out
