@@ -1159,11 +1159,11 @@ def _memory_guard() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="memory: about 100 bytes per input byte; at 200 MB the run peaks near 20 GB and fails in "
-           "TopicModel.features_batch (np.unique over 1.8e8 column indices); the repeat stage's bucket dict is the "
-           "other large part",
+@pytest.mark.skipif(
+    not os.environ.get("DEDUP_HEAVY_TESTS"),
+    reason="known gap, run with DEDUP_HEAVY_TESTS=1: memory is about 100 bytes per input byte, so a 200 MB "
+           "document peaks near the 18 GB cap of this test (TopicModel.features_batch runs np.unique over 1.8e8 "
+           "column indices) and takes many minutes",
 )
 def test_200_mb_document_with_raised_limits(tmp_path):
     """One text document of about 200 MB, cleaned as a subprocess with the limits raised."""
