@@ -425,7 +425,7 @@ class TopicModel(BaseEstimator):
             raise
         except FileNotFoundError as exc:
             raise ModelError(f"{path}: no such model file; create one with `dedup fit-topic`") from exc
-        except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        except (OSError, EOFError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
             # numpy's own message for a pickle suggests allow_pickle=True: never our advice.
             detail = "it holds pickled objects, which dedup never loads" if "pickle" in str(exc) else str(exc)
             raise ModelError(

@@ -1118,12 +1118,7 @@ FOREIGN_MODELS = {
 
 @pytest.mark.parametrize(
     "case",
-    [
-        pytest.param(case, marks=pytest.mark.xfail(
-            strict=True, reason="TopicModel.load lets numpy's EOFError through for an empty file (click reports "
-                                "it as Aborted)")) if case == "empty" else case
-        for case in sorted(FOREIGN_MODELS)
-    ],
+    sorted(FOREIGN_MODELS),
 )
 def test_foreign_model_is_refused(run, tmp_path, write_jsonl, case):
     source = write_jsonl(tmp_path / "in.jsonl", [GOOD])
