@@ -330,6 +330,7 @@ class Cleaner:
 
 _WORKER_CLEANER: Cleaner  # set in each worker process by _init_worker
 _PARENT_POLL_SECONDS = 0.5
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
@@ -340,6 +341,8 @@ def _init_worker(config: Config, model: TopicModel | None, parent: int, death_si
     # parent-death signal, so it must end the worker, not run a handler inherited by fork.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):  # blocked by _WorkerPool.submit while this process was forked
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     _exit_with_parent(parent, death_signal)
     cleaner = Cleaner.__new__(Cleaner)
     cleaner.config, cleaner.model, cleaner.workers = config, model, 1
@@ -375,16 +378,41 @@ class _WorkerPool(ProcessPoolExecutor):
     would take as long as the slowest batch.
     """
 
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        # Workers are started inside submit. Ctrl-C or SIGTERM arriving while one is being forked would
+        # interrupt the parent before it records the new worker (which then waits for work forever, and
+        # the parent for it at exit) and hit the child before _init_worker: hold them until submit returns;
+        # the children start with them blocked, and unblock them once their own handling is set.
+        if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+            return super().submit(fn, *args, **kwargs)
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            return super().submit(fn, *args, **kwargs)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
     def __exit__(self, exc_type: Any, exc: Any, traceback: Any) -> bool:
         if exc_type is None:
             return bool(super().__exit__(exc_type, exc, traceback))
+        # shutdown() drops these references; keep them to finish the job.
         processes = list((getattr(self, "_processes", None) or {}).values())
+        manager = getattr(self, "_executor_manager_thread", None)
+        results = getattr(self, "_result_queue", None)
         self.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             process.terminate()
         for process in processes:
             process.join(timeout=10)
-        self.shutdown(wait=True)
+        # A worker stopped while sending a result leaves half a message in the result pipe, and the pool's
+        # manager thread waiting for the rest forever (the interpreter, at exit, waits for that thread).
+        # With every worker gone, closing this process's end of the pipe turns the wait into end of file,
+        # which the thread handles as a broken pool, and ends.
+        writer = getattr(results, "_writer", None)
+        if writer is not None:
+            with suppress(OSError):
+                writer.close()
+        if manager is not None:
+            manager.join(timeout=10)
         return False
 
 

@@ -173,3 +173,60 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path):
         os.kill(pid, signal.SIGKILL)
     assert not left, f"workers {left} outlived their parent by 10 s"
     assert not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.0, 0.0, 0.0, 0.001, 0.002, 0.004])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_while_workers_start(tmp_path, signum, delay):
+    """A signal in the moment the workers are forked: neither a traceback nor a run that never ends."""
+    source = write_input(tmp_path / "in.jsonl", documents=600)
+    process = start(tmp_path, "clean", source, "-o", tmp_path / "out.jsonl", "--workers", "4")
+    parent = psutil.Process(process.pid)
+    deadline = time.monotonic() + TIMEOUT
+    while not parent.children() and process.poll() is None and time.monotonic() < deadline:
+        pass  # no sleep: the workers are forked within milliseconds of each other
+    time.sleep(delay)
+
+    os.killpg(process.pid, signum)
+    returncode = finish(process)
+
+    stderr = (tmp_path / "stderr").read_bytes()
+    assert returncode == (130 if signum == signal.SIGINT else 143), stderr
+    assert b"Traceback" not in stderr, stderr
+    assert not (tmp_path / "out.jsonl").exists()
+    assert not partials(tmp_path)
+
+
+FAILING_LIBRARY_RUN = """
+from dedup import Cleaner, Config, TopicConfig
+from dedup.data import Document
+
+def documents(count):
+    for i in range(count):
+        yield Document(f"d{i}", "\\n".join(f"Paragraph {j} of document {i}, long enough." for j in range(30)))
+    raise RuntimeError("a bad record")
+
+errors = []  # kept, as a caller's error handling may keep them: their tracebacks hold the pools
+for attempt in range(8):
+    try:
+        for _ in Cleaner(Config(topic=TopicConfig(enabled=False)), workers=2).clean(documents(2000 + 37 * attempt)):
+            pass
+    except RuntimeError as error:
+        errors.append(error)
+        print("stopped", attempt, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_an_error_while_workers_are_busy_leaves_nothing_running(tmp_path):
+    """Library use: an error in the input stops the pool at once, and the process can still exit.
+
+    A worker stopped while it sends a result leaves half a message in the pool's result pipe; the pool's
+    thread must not wait for the rest for ever (the interpreter waits for that thread at exit).
+    """
+    completed = subprocess.run([sys.executable, "-c", FAILING_LIBRARY_RUN], capture_output=True, timeout=TIMEOUT)
+
+    assert completed.returncode == 0, completed.stderr.decode()[-2000:]
+    assert completed.stdout.decode().split("\n")[:-1] == [f"stopped {n}" for n in range(8)]
+    assert b"Traceback" not in completed.stderr
