@@ -37,7 +37,7 @@ from dedup.data import CleanResult, Decision, Document, Paragraph, Reason, Ref
 from dedup.errors import InputError
 from dedup.match import find_repeats
 from dedup.minhash import RECALL_SLACK, band_keys, lsh_params, signatures, sketch, union_signature
-from dedup.read import InvalidRecord, document_from_record
+from dedup.read import InvalidRecord, document_from_record, limit_error
 from dedup.shingle import exact_key, normalise, shingle_hashes
 from dedup.split import join_paragraphs, split_paragraphs
 from dedup.store import IndexStore, MemoryStore
@@ -63,17 +63,6 @@ class Analysis:
     error: str | None = None
 
 
-def check_limits(doc: Document, config: Config) -> str | None:
-    """The message for a document over a configured limit, or ``None``."""
-    size = len(doc.text.encode("utf-8", "surrogatepass"))
-    if size > config.input.max_doc_bytes:
-        return (
-            f"document {doc.id!r} has {size} bytes, more than the limit of {config.input.max_doc_bytes}; "
-            "raise it with --max-doc-bytes"
-        )
-    return None
-
-
 def analyse_batch(docs: list[Document], config: Config, model: TopicModel | None) -> list[Analysis]:
     """Run every within-document stage on a batch of documents.
 
@@ -91,18 +80,12 @@ def analyse_batch(docs: list[Document], config: Config, model: TopicModel | None
     analyses: list[Analysis] = []
     all_hashes: list[np.ndarray] = []
     for doc in docs:
-        error = check_limits(doc, config)
+        # The readers check the same limits; documents given to the library directly meet them here.
+        error = limit_error(doc, config.input)
         if error is not None:
             analyses.append(Analysis(doc, error=error))
             continue
         paragraphs, head, tail = split_paragraphs(doc.text)
-        if len(paragraphs) > config.input.max_paragraphs:
-            message = (
-                f"document {doc.id!r} has {len(paragraphs)} paragraphs, more than the limit of "
-                f"{config.input.max_paragraphs}; raise it with --max-paragraphs"
-            )
-            analyses.append(Analysis(doc, error=message))
-            continue
         analysis = Analysis(doc, paragraphs, head, tail)
         for paragraph in paragraphs:
             norm = normalise(paragraph.text)

@@ -359,11 +359,6 @@ def open_store(url: str, fingerprint: str) -> IndexStore:
     return factory(fingerprint, rest or None)
 
 
-def keys_as_ints(keys: np.ndarray) -> list[int]:
-    """Band keys as Python ints, the form stores take."""
-    return keys.tolist()
-
-
 # -- helpers of save and load: strings and refs as plain arrays ---------------------------------
 
 
