@@ -41,7 +41,7 @@ from dedup.read import InvalidRecord, document_from_record, limit_error
 from dedup.shingle import exact_key, normalise, shingle_hashes
 from dedup.split import join_paragraphs, split_paragraphs
 from dedup.store import IndexStore, MemoryStore
-from dedup.topic import TopicModel
+from dedup.topic import FEATURES, TopicModel
 
 logger = logging.getLogger(__name__)
 
@@ -120,18 +120,42 @@ def _repeat_decisions(analysis: Analysis, hashes: list[np.ndarray], config: Conf
 def _topic_decisions(
     analyses: list[Analysis], hashes: list[list[np.ndarray]], config: Config, model: TopicModel
 ) -> None:
-    """Score the paragraphs the repeat stage kept, for the whole batch in one transform."""
-    candidates = [[d.index for d in analysis.decisions if d.kept] for analysis in analyses]
-    features = model.features_batch(
-        [[analysis.paragraphs[i].text for i in kept] for analysis, kept in zip(analyses, candidates, strict=True)],
-        [[doc_hashes[i] for i in kept] for doc_hashes, kept in zip(hashes, candidates, strict=True)],
-    )
-    for analysis, kept, matrix in zip(analyses, candidates, features, strict=True):
-        if not kept:
-            continue
-        junk, substantial = model.shapes(matrix)
-        scores = model.score_samples(matrix)
-        analysis.decisions = decide.topic_decisions(analysis.decisions, kept, scores, junk, substantial, config.topic)
+    """Score the paragraphs the repeat stage kept, for the whole batch in one transform per round.
+
+    Removing a run of teasers leaves a document with a new last paragraph and
+    a cleaner centroid, so the kept paragraphs of each document that lost
+    some are scored again, up to ``config.topic.rounds`` times: a teaser
+    that scored below the threshold beside the others often stands out
+    once they are gone, and cleaning the output again then finds (almost)
+    nothing more to remove. Later rounds keep each paragraph's position in
+    the first round: a paragraph does not look more like a trailer because
+    the trailer after it was removed.
+    """
+    position = FEATURES.index("position")
+    first = {k: [d.index for d in analysis.decisions if d.kept] for k, analysis in enumerate(analyses)}
+    pending = [k for k in range(len(analyses)) if first[k]]
+    for round_ in range(config.topic.rounds):
+        candidates = [[d.index for d in analyses[k].decisions if d.kept] for k in pending]
+        features = model.features_batch(
+            [[analyses[k].paragraphs[i].text for i in kept] for k, kept in zip(pending, candidates, strict=True)],
+            [[hashes[k][i] for i in kept] for k, kept in zip(pending, candidates, strict=True)],
+        )
+        changed = []
+        for k, kept, matrix in zip(pending, candidates, features, strict=True):
+            analysis = analyses[k]
+            if round_:
+                rank = {index: n for n, index in enumerate(first[k])}
+                matrix[:, position] = [rank[i] / max(len(first[k]) - 1, 1) for i in kept]
+            junk, substantial = model.shapes(matrix)
+            scores = model.score_samples(matrix)
+            analysis.decisions = decide.topic_decisions(
+                analysis.decisions, kept, scores, junk, substantial, config.topic
+            )
+            if sum(d.kept for d in analysis.decisions) < len(kept):
+                changed.append(k)
+        if not changed:
+            return
+        pending = changed
 
 
 class Cleaner:

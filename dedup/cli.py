@@ -40,6 +40,7 @@ def config_from_options(
     dup_threshold: float = _DEFAULTS.dedup.threshold,
     doc_threshold: float = _DEFAULTS.dedup.doc_threshold,
     topic_threshold: float = _DEFAULTS.topic.threshold,
+    topic_rounds: int = _DEFAULTS.topic.rounds,
     no_dedup: bool = False,
     no_topic: bool = False,
     no_doc_dedup: bool = False,
@@ -72,6 +73,7 @@ def config_from_options(
         topic=TopicConfig(
             enabled=not no_topic,
             threshold=topic_threshold,
+            rounds=topic_rounds,
             model=None if model is None else str(model),
         ),
         input=InputConfig(
@@ -108,6 +110,8 @@ def cleaning_options(function: F) -> F:
         click.option("--topic-threshold", type=click.FloatRange(0.0, 1.0), default=_DEFAULTS.topic.threshold,
                      show_default=True,
                      help="Off-topic probability at which trailing paragraphs (teasers, widgets) are removed."),
+        click.option("--topic-rounds", type=click.IntRange(1, 100), default=_DEFAULTS.topic.rounds, show_default=True,
+                     help="Most times a document is scored; after a removal what it kept is scored again."),
         click.option("--no-dedup", is_flag=True, help="Keep repeated paragraphs and documents."),
         click.option("--no-topic", is_flag=True, help="Keep off-topic paragraphs (no topic stage)."),
         click.option("--no-doc-dedup", is_flag=True, help="Keep documents that repeat earlier ones."),

@@ -101,16 +101,21 @@ class TopicConfig:
             paragraph that has article text after it.
         model: Path of a topic model saved by ``dedup fit-topic``; ``None``
             uses the model shipped with the package.
+        rounds: Most times a document is scored: after a removal, its
+            remaining paragraphs are scored again (see :mod:`dedup.decide`).
     """
 
     enabled: bool = True
     threshold: float = 0.5
     inner_threshold: float = 0.9
     model: str | None = None
+    rounds: int = 3
 
     def __post_init__(self) -> None:
         _check_range("topic threshold", self.threshold, 0.0, 1.0)
         _check_range("inner topic threshold", self.inner_threshold, 0.0, 1.0)
+        if self.rounds < 1:
+            raise ConfigError(f"topic rounds must be at least 1, got {self.rounds}")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import pytest
 from dedup import Cleaner, CleanResult, Config, DedupConfig, Document, InputConfig, Reason, TopicConfig
 from dedup.errors import IndexMismatchError, InputError
 from dedup.store import MemoryStore
+from dedup.topic import FEATURES, TopicModel, default_model_path
 
 SEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "seeds"
 DOUBLED = (SEEDS / "000_93c3f7158df3345d.txt").read_text(encoding="utf-8")
@@ -177,3 +178,46 @@ def test_limits() -> None:
     config = Config(topic=TopicConfig(enabled=False), input=InputConfig(max_doc_bytes=10))
     with pytest.raises(InputError, match="more than the limit of 10"):
         list(Cleaner(config).clean([{"id": "a", "text": "x" * 11}]))
+
+
+class _RecordingModel(TopicModel):
+    """The shipped model, recording what each round scores."""
+
+    def features_batch(self, documents, hashes=None):  # type: ignore[no-untyped-def]
+        self.rounds_seen.append([list(doc) for doc in documents])
+        return super().features_batch(documents, hashes)
+
+    def score_samples(self, features):  # type: ignore[no-untyped-def]
+        self.positions.append(features[:, FEATURES.index("position")].copy())
+        return super().score_samples(features)
+
+
+def _recording_model() -> _RecordingModel:
+    model = _RecordingModel.load(default_model_path())
+    model.rounds_seen, model.positions = [], []
+    return model
+
+
+def test_topic_rounds_rescore_changed_documents_at_their_first_positions() -> None:
+    model = _recording_model()
+    first_round = Cleaner(Config(topic=TopicConfig(rounds=1)), model=model).clean_text(TEASERS)
+    assert len(model.rounds_seen) == 1
+
+    model = _recording_model()
+    results = list(Cleaner(model=model).clean([Document("doubled", DOUBLED), Document("teasers", TEASERS)]))
+
+    # Round one scores both documents; only the one that lost paragraphs is scored again, on what it kept.
+    assert [len(docs) for docs in model.rounds_seen[:2]] == [2, 1]
+    teaser_paragraphs = model.rounds_seen[0][1]
+    assert model.rounds_seen[1][0] == [line for line in first_round.text.split("\n") if line]
+    # ...where each paragraph keeps its first-round position, not one shifted by the removals after it.
+    kept = [teaser_paragraphs.index(p) for p in model.rounds_seen[1][0]]
+    assert model.positions[2].tolist() == pytest.approx([i / (len(teaser_paragraphs) - 1) for i in kept])
+    # The seed's teasers all go in round one, so the rounds stop there with the same result.
+    assert len(model.rounds_seen) == 2
+    assert results[1].text == first_round.text
+
+
+def test_topic_rounds_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="topic rounds must be at least 1"):
+        TopicConfig(rounds=0)
