@@ -44,6 +44,11 @@ class Repeat:
     exact: bool
 
 
+def repeat_lsh_params(dedup: DedupConfig, shingle: ShingleConfig) -> tuple[int, int]:
+    """LSH bands and rows for within-document repeats."""
+    return lsh_params(dedup.threshold, shingle.num_perm, RECALL_SLACK)
+
+
 def find_repeats(
     keys: Sequence[int],
     hashes: Sequence[np.ndarray],
@@ -51,6 +56,7 @@ def find_repeats(
     long_enough: Sequence[bool],
     dedup: DedupConfig,
     shingle: ShingleConfig,
+    band_key_rows: np.ndarray | None = None,
 ) -> list[Repeat | None]:
     """Match each paragraph against the earlier kept paragraphs of its document.
 
@@ -61,12 +67,23 @@ def find_repeats(
         long_enough: Which paragraphs may be matched approximately.
         dedup: Thresholds.
         shingle: Permutation settings (for the LSH bands).
+        band_key_rows: The signatures' band keys for these settings, if the
+            caller computed them for a whole batch at once.
 
     Returns:
         Per paragraph, ``None`` or the :class:`Repeat` it is.
     """
-    bands, rows = lsh_params(dedup.threshold, shingle.num_perm, RECALL_SLACK)
-    all_keys = band_keys(signature_rows, bands, rows) if len(signature_rows) else np.zeros((0, bands), np.uint64)
+    bands, rows = repeat_lsh_params(dedup, shingle)
+    if band_key_rows is not None:
+        all_keys = band_key_rows
+    else:
+        all_keys = band_keys(signature_rows, bands, rows) if len(signature_rows) else np.zeros((0, bands), np.uint64)
+    if len(set(keys)) == len(keys):
+        # Most documents repeat nothing: when no two paragraphs share an exact key or any band
+        # key, there is no candidate pair to look at.
+        shared = all_keys[np.asarray(long_enough, dtype=bool)].ravel()
+        if len(np.unique(shared)) == len(shared):
+            return [None] * len(keys)
     unique: dict[int, np.ndarray] = {}  # sorted unique hashes, made only for verified pairs
 
     def shingle_set(i: int) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dedup.config import DedupConfig, ShingleConfig
-from dedup.match import Repeat, find_repeats
-from dedup.minhash import signatures
+from dedup.match import Repeat, find_repeats, repeat_lsh_params
+from dedup.minhash import band_keys, signatures
 from dedup.shingle import exact_key, normalise, shingle_hashes
 
 P1 = "The Madrid-based Safeguard Defenders reported in September that 54 such stations allegedly existed."
@@ -80,3 +80,28 @@ def test_cjk_near_duplicates_found() -> None:
     b = "中国在世界各地设立了一百多个非官方警察站，西班牙人权组织表示。"
     out = _repeats([a, b])
     assert out[1] is not None and not out[1].exact
+
+
+def test_band_keys_of_a_whole_batch_give_the_same_repeats() -> None:
+    """The cleaner passes band keys computed for a whole batch; a document's slice of them finds the same repeats."""
+    dedup, shingle = DedupConfig(), ShingleConfig()
+    documents = [
+        [P1, P2, P1.replace("September", "October")],
+        [P2, "Completely unrelated words about a football match.", P2.upper()],
+        [P1],
+    ]
+    flat = [normalise(p) for doc in documents for p in doc]
+    hashes = [shingle_hashes(n, shingle.size) for n in flat]
+    sigs = signatures(hashes, shingle)
+    batch_keys = band_keys(sigs, *repeat_lsh_params(dedup, shingle))
+    start = 0
+    for doc in documents:
+        end = start + len(doc)
+        args = ([exact_key(n) for n in flat[start:end]], hashes[start:end], sigs[start:end],
+                [len(n) >= dedup.min_chars for n in flat[start:end]], dedup, shingle)
+        alone = find_repeats(*args)
+        assert find_repeats(*args, batch_keys[start:end]) == alone
+        assert alone == _repeats(doc)
+        start = end
+    assert [r is not None for r in _repeats(documents[0])] == [False, False, True]
+    assert [r is not None for r in _repeats(documents[1])] == [False, False, True]
