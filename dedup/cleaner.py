@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any
 
@@ -35,7 +35,7 @@ from dedup import decide
 from dedup.config import Config
 from dedup.data import CleanResult, Decision, Document, Paragraph, Reason, Ref
 from dedup.errors import InputError
-from dedup.match import find_repeats
+from dedup.match import find_repeats, repeat_lsh_params
 from dedup.minhash import RECALL_SLACK, band_keys, lsh_params, signatures, sketch, union_signature
 from dedup.read import InvalidRecord, document_from_record, limit_error
 from dedup.shingle import exact_key, normalise, shingle_hashes
@@ -60,6 +60,7 @@ class Analysis:
     keys: list[int] = field(default_factory=list)
     long: list[bool] = field(default_factory=list)
     signatures: np.ndarray | None = None
+    doc_signature: np.ndarray | None = None
     error: str | None = None
 
 
@@ -95,6 +96,7 @@ def analyse_batch(docs: list[Document], config: Config, model: TopicModel | None
             all_hashes.append(shingle_hashes(norm, size))
         analyses.append(analysis)
     all_signatures = signatures(all_hashes, config.shingle)
+    all_band_keys = band_keys(all_signatures, *repeat_lsh_params(config.dedup, config.shingle))
     offset = 0
     ready = [analysis for analysis in analyses if analysis.error is None]
     per_doc_hashes = []
@@ -102,18 +104,27 @@ def analyse_batch(docs: list[Document], config: Config, model: TopicModel | None
         n = len(analysis.paragraphs)
         per_doc_hashes.append(all_hashes[offset : offset + n])
         analysis.signatures = all_signatures[offset : offset + n]
+        analysis.decisions = _repeat_decisions(analysis, per_doc_hashes[-1], all_band_keys[offset : offset + n], config)
         offset += n
-        analysis.decisions = _repeat_decisions(analysis, per_doc_hashes[-1], config)
     if model is not None and config.topic.enabled:
         _topic_decisions(ready, per_doc_hashes, config, model)
+    if config.dedup.documents:
+        for analysis in ready:
+            assert analysis.signatures is not None
+            kept = [d.index for d in analysis.decisions if d.kept]
+            analysis.doc_signature = union_signature(analysis.signatures[kept], config.shingle.num_perm)
     return analyses
 
 
-def _repeat_decisions(analysis: Analysis, hashes: list[np.ndarray], config: Config) -> list[Decision]:
+def _repeat_decisions(
+    analysis: Analysis, hashes: list[np.ndarray], keys: np.ndarray, config: Config
+) -> list[Decision]:
     if not config.dedup.enabled:
         return decide.repeat_decisions(analysis.doc.id, [None] * len(analysis.paragraphs))
     assert analysis.signatures is not None
-    repeats = find_repeats(analysis.keys, hashes, analysis.signatures, analysis.long, config.dedup, config.shingle)
+    repeats = find_repeats(
+        analysis.keys, hashes, analysis.signatures, analysis.long, config.dedup, config.shingle, keys
+    )
     return decide.repeat_decisions(analysis.doc.id, repeats)
 
 
@@ -230,7 +241,8 @@ class Cleaner:
             yield from self._resolve_all(analysed)
             return
         with _executor(self.workers, self.config, self.model) as executor:
-            yield from self._resolve_all(_ordered_map(executor, self._analyse_remote, batches, self.workers * 2))
+            mapped = _ordered_map(executor, self._analyse_remote, batches, self.workers * 2)
+            yield from self._resolve_all(_reattach(batch, analysed) for batch, analysed in mapped)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -256,7 +268,17 @@ class Cleaner:
 
     @staticmethod
     def _analyse_remote(batch: list[Document | InvalidRecord]) -> list[Analysis | InvalidRecord]:
-        return _WORKER_CLEANER._analyse(batch)
+        # What goes back through the pipe is pickled and copied: leave out what the parent has
+        # (the documents) or does not need (per-paragraph signatures, unless a cross-document
+        # stage looks at paragraphs).
+        config = _WORKER_CLEANER.config
+        paragraph_signatures = config.dedup.boilerplate or config.dedup.cross_doc_paragraphs
+        return [
+            replace(item, doc=_SENT_BACK, signatures=item.signatures if paragraph_signatures else None)
+            if isinstance(item, Analysis)
+            else item
+            for item in _WORKER_CLEANER._analyse(batch)
+        ]
 
     def _resolve_all(self, analysed: Iterable[list[Analysis | InvalidRecord]]) -> Iterator[CleanResult]:
         for batch in analysed:
@@ -274,6 +296,7 @@ class Cleaner:
         config, store, doc = self.config, self.index, analysis.doc
         decisions = analysis.decisions
         kept = [d.index for d in decisions if d.kept]
+        boilerplate_removed = False
         if config.dedup.boilerplate and kept:
             for i in kept:
                 paragraph = analysis.paragraphs[i]
@@ -282,10 +305,14 @@ class Cleaner:
                 seen = store.add_and_count("line", analysis.keys[i], doc.id)
                 if seen >= config.dedup.boilerplate_min_docs:
                     decisions[i] = decide.remove(decisions[i], Reason.BOILERPLATE, float(seen))
+                    boilerplate_removed = True
             kept = [d.index for d in decisions if d.kept]
         if config.dedup.documents and kept:
-            assert analysis.signatures is not None
-            signature = union_signature(analysis.signatures[kept], config.shingle.num_perm)
+            if boilerplate_removed or analysis.doc_signature is None:
+                assert analysis.signatures is not None
+                signature = union_signature(analysis.signatures[kept], config.shingle.num_perm)
+            else:
+                signature = analysis.doc_signature
             bands, rows = lsh_params(config.dedup.doc_threshold, config.shingle.num_perm, RECALL_SLACK)
             keys = band_keys(signature[None, :], bands, rows)[0].tolist()
             match = store.check_and_insert("doc", keys, sketch(signature), Ref(doc.id), config.dedup.doc_threshold)
@@ -432,15 +459,35 @@ def _executor(workers: int, config: Config, model: TopicModel | None) -> Executo
     )
 
 
-def _ordered_map(executor: Executor, fn: Any, items: Iterable[Any], ahead: int) -> Iterator[Any]:
-    """``executor.map`` that keeps at most ``ahead`` items in flight, so input streams."""
-    pending: list[Any] = []
+def _ordered_map(executor: Executor, fn: Any, items: Iterable[Any], ahead: int) -> Iterator[tuple[Any, Any]]:
+    """``executor.map`` that keeps at most ``ahead`` items in flight, so input streams.
+
+    Yields:
+        ``(item, fn(item))`` pairs, in input order.
+    """
+    pending: list[tuple[Any, Any]] = []
     for item in items:
-        pending.append(executor.submit(fn, item))
+        pending.append((item, executor.submit(fn, item)))
         if len(pending) >= ahead:
-            yield pending.pop(0).result()
+            item, future = pending.pop(0)
+            yield item, future.result()
     while pending:
-        yield pending.pop(0).result()
+        item, future = pending.pop(0)
+        yield item, future.result()
+
+
+#: Stands for the document in an analysis sent back by a worker; :func:`_reattach` puts it back.
+_SENT_BACK = Document("", "")
+
+
+def _reattach(
+    batch: list[Document | InvalidRecord], analysed: list[Analysis | InvalidRecord]
+) -> list[Analysis | InvalidRecord]:
+    for sent, item in zip(batch, analysed, strict=True):
+        if isinstance(item, Analysis):
+            assert isinstance(sent, Document)
+            item.doc = sent
+    return analysed
 
 
 def default_workers() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,6 +154,26 @@ def test_workers_give_identical_results() -> None:
     two = list(Cleaner(workers=2).clean(docs))
     assert one == two
     assert sum(r.dropped is Reason.DUPLICATE_DOCUMENT for r in one) == len(docs) - 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "config",
+    [Config(), Config(dedup=DedupConfig(boilerplate=True, cross_doc_paragraphs=True)), NO_TOPIC],
+    ids=["default", "cross-document-paragraphs", "no-topic"],
+)
+def test_workers_give_identical_results_on_varied_documents(config: Config) -> None:
+    """Workers send back less than they computed (no document, signatures only when the parent needs them)."""
+    rng = random.Random(3)
+    lines = [line for line in (DOUBLED + "\n" + TEASERS).split("\n") if line.strip()] + ARTICLE + WEATHER
+    docs = [{"id": f"d{i}", "text": "\n".join(rng.sample(lines, rng.randint(2, 12)))} for i in range(700)]
+    one = list(Cleaner(config, workers=1).clean(docs))
+    two = list(Cleaner(config, workers=2).clean(docs))
+    assert one == two
+    reasons = {r.dropped for r in one} | {d.reason for r in one for d in r.decisions}
+    assert {Reason.DUPLICATE_DOCUMENT, Reason.DUPLICATE} <= reasons
+    assert (Reason.OFF_TOPIC in reasons) is config.topic.enabled
+    assert (Reason.BOILERPLATE in reasons) is config.dedup.boilerplate
 
 
 def test_index_with_other_settings_is_refused() -> None:
