@@ -78,12 +78,15 @@ def find_repeats(
         all_keys = band_key_rows
     else:
         all_keys = band_keys(signature_rows, bands, rows) if len(signature_rows) else np.zeros((0, bands), np.uint64)
-    if len(set(keys)) == len(keys):
-        # Most documents repeat nothing: when no two paragraphs share an exact key or any band
-        # key, there is no candidate pair to look at.
-        shared = all_keys[np.asarray(long_enough, dtype=bool)].ravel()
-        if len(np.unique(shared)) == len(shared):
-            return [None] * len(keys)
+    # Only band keys that two long paragraphs share can ever join a pair: index those alone, so a
+    # document of millions of paragraphs does not hold a bucket per key (25 per paragraph).
+    long_mask = np.asarray(long_enough, dtype=bool)
+    values, counts = np.unique(all_keys[long_mask].ravel(), return_counts=True)
+    shared_keys = values[counts > 1]
+    if not len(shared_keys) and len(set(keys)) == len(keys):
+        return [None] * len(keys)  # most documents: nothing is repeated, nothing to look at
+    shared = set(shared_keys.tolist())
+    has_shared = (np.isin(all_keys, shared_keys).any(axis=1) & long_mask).tolist()
     unique: dict[int, np.ndarray] = {}  # sorted unique hashes, made only for verified pairs
 
     def shingle_set(i: int) -> np.ndarray:
@@ -100,7 +103,7 @@ def find_repeats(
             out.append(Repeat(earlier, 1.0, True))
             continue
         repeat = None
-        if long_enough[i]:
+        if has_shared[i]:
             candidates = sorted({j for k in all_keys[i].tolist() for j in buckets.get(k, ())})
             if len(candidates) > _PREFILTER_OVER:
                 # Many candidates (a very long document): keep those whose signatures agree
@@ -115,8 +118,10 @@ def find_repeats(
         out.append(repeat)
         if repeat is None:
             seen[key] = i
-            if long_enough[i]:
+            if has_shared[i]:
                 for k in all_keys[i].tolist():
+                    if k not in shared:
+                        continue
                     bucket = buckets.setdefault(k, [])
                     if len(bucket) < _BUCKET_CAP:
                         bucket.append(i)
