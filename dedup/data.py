@@ -40,7 +40,7 @@ class Reason(StrEnum):
         return self.value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Document:
     """One input document.
 
@@ -59,7 +59,7 @@ class Document:
     line: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Paragraph:
     """A paragraph of a document: one non-blank line.
 
@@ -75,7 +75,7 @@ class Paragraph:
     sep: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ref:
     """A place a removed item repeats: a document id and a paragraph index
     (``None`` for the whole document)."""
@@ -87,7 +87,7 @@ class Ref:
         return {"id": self.id, "paragraph": self.paragraph}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What happened to one paragraph.
 
@@ -119,7 +119,7 @@ class Decision:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CleanResult:
     """The outcome for one input document.
 

@@ -1201,7 +1201,7 @@ def test_out_of_memory_is_an_error_without_output(tmp_path):
     source = tmp_path / "in" / "big.txt"
     source.parent.mkdir()
     with open(source, "w", encoding="utf-8") as handle:
-        for n in range(400_000):
+        for n in range(1_500_000):  # ~100 MB in 1.5M paragraphs: signatures alone need 768 MB
             handle.write(f"{rng.random()} {rng.random()} {rng.random()} line {n}\n")
     report = tmp_path / "report.jsonl"
     report.write_text("previous\n")
@@ -1211,7 +1211,7 @@ def test_out_of_memory_is_an_error_without_output(tmp_path):
 
     completed = subprocess.run(
         [sys.executable, "-c", "from dedup.cli import main; main()", "clean", str(source), "-o", str(tmp_path / "out"),
-         "--report", str(report), "--max-doc-bytes", "100000000", "--max-paragraphs", "1000000", "--workers", "1"],
+         "--report", str(report), "--max-doc-bytes", "200000000", "--max-paragraphs", "2000000", "--workers", "1"],
         capture_output=True, timeout=600, preexec_fn=cap,
         # One BLAS thread: on a machine with many cores their buffers alone would use up the cap.
         env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
