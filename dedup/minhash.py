@@ -1,12 +1,15 @@
-"""MinHash signatures and LSH band keys, computed in batches with numpy.
+"""MinHash signatures and LSH band keys, computed in batches by a compiled kernel.
 
 datasketch is the source of truth for the scheme: the permutations are
 taken from a ``datasketch.MinHash`` built with the configured seed, number
 of permutations, :data:`~dedup.config.MINHASH_SCHEME` and
 :func:`~dedup.shingle.shingle_hash`, and a signature here equals that
 MinHash's ``hashvalues`` after ``update_batch`` with the same shingles.
-What differs is speed: all shingles of a batch are permuted in one matrix
-operation and reduced per paragraph, with no per-shingle Python loop.
+What differs is speed: the shingles of many sets go to one numba kernel
+(compiled at import, cached on disk, see :func:`dedup.shingle.kernel`)
+that keeps each set's signature in a small array and updates all of its
+permutations a few shingles at a time, in uint32 arithmetic the compiler
+turns into SIMD instructions.
 
 LSH banding uses datasketch's own choice of bands and rows for a
 threshold; a band key is a 64-bit mix of the band's rows, so an index
@@ -17,20 +20,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import pairwise
 
+import numba
 import numpy as np
 from datasketch import MinHash
 from datasketch.lsh import _optimal_param
+from numba import types
 
 from dedup.config import MINHASH_SCHEME, ShingleConfig
-from dedup.shingle import shingle_hash
+from dedup.shingle import kernel, shingle_hash
 
 EMPTY_HASH = np.uint32(0xFFFFFFFF)
 #: Bits kept per permutation in an index sketch (see :func:`sketch`).
 SKETCH_BITS = 4
-_CHUNK = 1 << 15  # shingles permuted at once: bounds the (chunk x num_perm) matrix to a few MB
-_FMIX = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
+# Shingles handed to the kernel per call: the concatenated copy stays small (256 KB) however
+# large the batch, and a set at least this large is passed as it is, without a copy.
+_GROUP = 1 << 16
 _BAND_MIX = np.uint64(0x9E3779B97F4A7C15)
+_MASK32 = np.uint64(0xFFFFFFFF)
 
 
 def datasketch_minhash(config: ShingleConfig) -> MinHash:
@@ -40,17 +48,80 @@ def datasketch_minhash(config: ShingleConfig) -> MinHash:
 
 @lru_cache(maxsize=8)
 def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    a, b = datasketch_minhash(ShingleConfig(num_perm=num_perm, seed=seed)).permutations
-    return np.ascontiguousarray(a, dtype=np.uint32), np.ascontiguousarray(b, dtype=np.uint32)
+    reference = datasketch_minhash(ShingleConfig(num_perm=num_perm, seed=seed))
+    a, b = (np.array(p, dtype=np.uint32) for p in reference.permutations)
+    a.flags.writeable = b.flags.writeable = False  # shared by every caller through the cache
+    return a, b
 
 
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    s1, m1, s2, m2, s3 = _FMIX
-    h = h ^ (h >> s1)
-    h = h * m1
-    h = h ^ (h >> s2)
-    h = h * m2
-    return h ^ (h >> s3)
+_READONLY_U32 = types.Array(types.uint32, 1, "C", readonly=True)
+_READONLY_I64 = types.Array(types.int64, 1, "C", readonly=True)
+
+
+@numba.njit(inline="always")  # compiled into the kernel below, with it
+def _fmix32(h: np.uint32) -> np.uint32:
+    # uint64 with explicit masks: numba types uint32 arithmetic as 64-bit, and the wrap must be at 2**32.
+    x = np.uint64(h)
+    x ^= x >> np.uint64(16)
+    x = (x * np.uint64(0x85EBCA6B)) & _MASK32
+    x ^= x >> np.uint64(13)
+    x = (x * np.uint64(0xC2B2AE35)) & _MASK32
+    x ^= x >> np.uint64(16)
+    return np.uint32(x)
+
+
+@kernel(types.void(_READONLY_U32, _READONLY_I64, _READONLY_U32, _READONLY_U32, types.uint32[:, ::1]))
+def _sign_sets(flat: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """Write the signature of ``flat[offsets[i]:offsets[i + 1]]`` to ``out[i]``, for every set ``i``."""
+    num_perm = len(a)
+    row = np.empty(num_perm, dtype=np.uint32)
+    for s in range(len(offsets) - 1):
+        row[:] = np.uint32(0xFFFFFFFF)
+        i, end = offsets[s], offsets[s + 1]
+        # Four shingles per pass over the permutations: a, b and the row are loaded and the row
+        # stored once for four products, which is most of the kernel's work at 128 permutations.
+        while i + 4 <= end:
+            x0, x1, x2, x3 = _fmix32(flat[i]), _fmix32(flat[i + 1]), _fmix32(flat[i + 2]), _fmix32(flat[i + 3])
+            for p in range(num_perm):
+                # The products are 64-bit to numba; truncating to uint32 is the modulo 2**32 (and
+                # lets the compiler use 32-bit vector multiplies).
+                m01 = min(np.uint32(a[p] * x0 + b[p]), np.uint32(a[p] * x1 + b[p]))
+                m23 = min(np.uint32(a[p] * x2 + b[p]), np.uint32(a[p] * x3 + b[p]))
+                row[p] = min(row[p], min(m01, m23))
+            i += 4
+        while i < end:
+            x = _fmix32(flat[i])
+            for p in range(num_perm):
+                row[p] = min(row[p], np.uint32(a[p] * x + b[p]))
+            i += 1
+        out[s, :] = row
+
+
+def _signatures(hash_sets: Sequence[np.ndarray], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Signatures under the permutations ``(a, b)``, whatever their number; see :func:`signatures`."""
+    a = np.ascontiguousarray(a, dtype=np.uint32)
+    b = np.ascontiguousarray(b, dtype=np.uint32)
+    n = len(hash_sets)
+    out = np.empty((n, len(a)), dtype=np.uint32)
+    if not n:
+        return out
+    sizes = np.fromiter((len(h) for h in hash_sets), dtype=np.int64, count=n)
+    ends = np.cumsum(sizes)
+    # Kernel calls cover consecutive sets of about _GROUP shingles in all; a set of _GROUP or more
+    # shingles is a call of its own, so it is never copied.
+    starts = ends - sizes
+    large = sizes >= _GROUP
+    cuts = np.flatnonzero((np.diff(starts // _GROUP) > 0) | large[1:] | large[:-1]) + 1
+    bounds = [0, *cuts.tolist(), n]
+    for first, stop in pairwise(bounds):
+        if stop - first == 1:
+            flat = np.ascontiguousarray(hash_sets[first], dtype=np.uint32)
+        else:
+            flat = np.concatenate([hash_sets[k] for k in range(first, stop)]).astype(np.uint32, copy=False)
+        offsets = np.zeros(stop - first + 1, dtype=np.int64)
+        offsets[1:] = ends[first:stop] - starts[first]
+        _sign_sets(flat, offsets, a, b, out[first:stop])
+    return out
 
 
 def signatures(hash_sets: Sequence[np.ndarray], config: ShingleConfig) -> np.ndarray:
@@ -64,42 +135,7 @@ def signatures(hash_sets: Sequence[np.ndarray], config: ShingleConfig) -> np.nda
         A ``(len(hash_sets), num_perm)`` ``uint32`` array; an empty set gets
         the all-``0xFFFFFFFF`` signature, as datasketch does.
     """
-    a, b = _permutations(config.num_perm, config.seed)
-    # Permutations run along rows of a (num_perm, shingles) matrix: the per-set
-    # minimum is then a reduceat over contiguous memory, several times faster.
-    a_col, b_col = a[:, None], b[:, None]
-    out = np.full((len(hash_sets), config.num_perm), EMPTY_HASH, dtype=np.uint32)
-    sizes = np.fromiter((len(h) for h in hash_sets), dtype=np.int64, count=len(hash_sets))
-    if not sizes.sum():
-        return out
-    with np.errstate(over="ignore"):
-        # Walk the sets in groups of about _CHUNK shingles; a set larger than
-        # that is folded chunk by chunk with a running minimum.
-        i = 0
-        n = len(hash_sets)
-        while i < n:
-            if sizes[i] == 0:
-                i += 1
-                continue
-            if sizes[i] >= _CHUNK:
-                h = _fmix32(hash_sets[i].astype(np.uint32, copy=False))
-                row = out[i]
-                for start in range(0, len(h), _CHUNK):
-                    part = a_col * h[None, start : start + _CHUNK] + b_col
-                    np.minimum(row, part.min(axis=1), out=row)
-                i += 1
-                continue
-            j, total = i, 0
-            while j < n and sizes[j] < _CHUNK and total + sizes[j] <= _CHUNK:
-                total += sizes[j]
-                j += 1
-            members = [k for k in range(i, j) if sizes[k]]
-            h = _fmix32(np.concatenate([hash_sets[k] for k in members]).astype(np.uint32, copy=False))
-            permuted = a_col * h[None, :] + b_col
-            starts = np.concatenate(([0], np.cumsum(sizes[members])[:-1]))
-            out[members] = np.minimum.reduceat(permuted, starts, axis=1).T
-            i = j
-    return out
+    return _signatures(hash_sets, *_permutations(config.num_perm, config.seed))
 
 
 def union_signature(signature_rows: np.ndarray, num_perm: int) -> np.ndarray:
