@@ -173,11 +173,12 @@ def band_keys(signature_rows: np.ndarray, bands: int, rows: int) -> np.ndarray:
     Returns:
         A ``(len(signature_rows), bands)`` ``uint64`` array.
     """
-    sig = signature_rows[:, : bands * rows].astype(np.uint64).reshape(len(signature_rows), bands, rows)
     with np.errstate(over="ignore"):
-        keys = np.zeros(sig.shape[:2], dtype=np.uint64)
+        keys = np.zeros((len(signature_rows), bands), dtype=np.uint64)
         for r in range(rows):
-            keys = (keys ^ sig[:, :, r]) * _BAND_MIX
+            # Row r of every band at once (columns r, rows + r, ...): no widened copy of the signatures.
+            keys ^= signature_rows[:, r : bands * rows : rows]
+            keys *= _BAND_MIX
         keys ^= (np.arange(bands, dtype=np.uint64) + np.uint64(1)) * np.uint64(0xBF58476D1CE4E5B9)
         keys ^= keys >> np.uint64(31)
     return keys
