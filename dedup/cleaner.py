@@ -36,7 +36,7 @@ from dedup.config import Config
 from dedup.data import CleanResult, Decision, Document, Paragraph, Reason, Ref
 from dedup.errors import InputError
 from dedup.match import find_repeats, repeat_lsh_params
-from dedup.minhash import RECALL_SLACK, band_keys, lsh_params, signatures, sketch, union_signature
+from dedup.minhash import RECALL_SLACK, band_keys, lsh_params, signatures, sketch, sketches, union_signature
 from dedup.read import InvalidRecord, document_from_record, limit_error
 from dedup.shingle import exact_key, normalise, shingle_hashes
 from dedup.split import join_paragraphs, split_paragraphs
@@ -60,7 +60,8 @@ class Analysis:
     keys: list[int] = field(default_factory=list)
     long: list[bool] = field(default_factory=list)
     signatures: np.ndarray | None = None
-    doc_signature: np.ndarray | None = None
+    doc_keys: list[int] | None = None
+    doc_sketch: bytes = b""
     error: str | None = None
 
 
@@ -108,12 +109,25 @@ def analyse_batch(docs: list[Document], config: Config, model: TopicModel | None
         offset += n
     if model is not None and config.topic.enabled:
         _topic_decisions(ready, per_doc_hashes, config, model)
-    if config.dedup.documents:
-        for analysis in ready:
-            assert analysis.signatures is not None
-            kept = [d.index for d in analysis.decisions if d.kept]
-            analysis.doc_signature = union_signature(analysis.signatures[kept], config.shingle.num_perm)
+    if config.dedup.documents and ready:
+        # What the document stage will look up, for the whole batch at once (the parent, which
+        # consults the index in input order, is the one process that cannot be parallel).
+        doc_signatures = np.stack([_doc_signature(analysis, config) for analysis in ready])
+        doc_keys = band_keys(doc_signatures, *_doc_lsh_params(config)).tolist()
+        for analysis, keys, doc_sketch in zip(ready, doc_keys, sketches(doc_signatures), strict=True):
+            analysis.doc_keys, analysis.doc_sketch = keys, doc_sketch
     return analyses
+
+
+def _doc_signature(analysis: Analysis, config: Config) -> np.ndarray:
+    """The signature of the text a document keeps: the union of its kept paragraphs' sets."""
+    assert analysis.signatures is not None
+    kept = [d.index for d in analysis.decisions if d.kept]
+    return union_signature(analysis.signatures[kept], config.shingle.num_perm)
+
+
+def _doc_lsh_params(config: Config) -> tuple[int, int]:
+    return lsh_params(config.dedup.doc_threshold, config.shingle.num_perm, RECALL_SLACK)
 
 
 def _repeat_decisions(
@@ -308,14 +322,12 @@ class Cleaner:
                     boilerplate_removed = True
             kept = [d.index for d in decisions if d.kept]
         if config.dedup.documents and kept:
-            if boilerplate_removed or analysis.doc_signature is None:
-                assert analysis.signatures is not None
-                signature = union_signature(analysis.signatures[kept], config.shingle.num_perm)
-            else:
-                signature = analysis.doc_signature
-            bands, rows = lsh_params(config.dedup.doc_threshold, config.shingle.num_perm, RECALL_SLACK)
-            keys = band_keys(signature[None, :], bands, rows)[0].tolist()
-            match = store.check_and_insert("doc", keys, sketch(signature), Ref(doc.id), config.dedup.doc_threshold)
+            keys, doc_sketch = analysis.doc_keys, analysis.doc_sketch
+            if boilerplate_removed or keys is None:
+                signature = _doc_signature(analysis, config)
+                keys = band_keys(signature[None, :], *_doc_lsh_params(config))[0].tolist()
+                doc_sketch = sketch(signature)
+            match = store.check_and_insert("doc", keys, doc_sketch, Ref(doc.id), config.dedup.doc_threshold)
             if match is not None:
                 return self._dropped(analysis, Reason.DUPLICATE_DOCUMENT, match.score, match.ref)
         if config.dedup.cross_doc_paragraphs and kept:

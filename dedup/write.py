@@ -112,9 +112,12 @@ def annotation(result: CleanResult) -> dict[str, Any]:
     }
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)  # one encoder: json.dumps with options builds one per call
+
+
 def dumps(record: dict[str, Any]) -> str:
     """One JSONL line."""
-    line = json.dumps(record, ensure_ascii=False)
+    line = _ENCODER.encode(record)
     if _SURROGATE.search(line):
         # A lone surrogate (JSON "\\ud800" in the input) has no UTF-8 form: keep it as the escape it came as.
         line = json.dumps(record)

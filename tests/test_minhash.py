@@ -20,6 +20,7 @@ from dedup.minhash import (
     signatures,
     sketch,
     sketch_similarity,
+    sketches,
     union_signature,
 )
 from dedup.shingle import normalise, shingle_hashes, shingles
@@ -195,6 +196,13 @@ def test_sketch_similarity_estimates_jaccard() -> None:
     unrelated = signatures([shingle_hashes(normalise("completely different words here"), 5)], config)[0]
     assert sketch_similarity(sketch(sa), sketch(unrelated)) < 0.15
     assert sketch_similarity(sketch(sa), sketch(sa)) == 1.0
+
+
+@pytest.mark.parametrize("num_perm", [1, 7, 128])
+def test_sketches_of_a_matrix_equal_one_by_one(num_perm: int) -> None:
+    rows = np.random.default_rng(num_perm).integers(0, 2**32, size=(5, num_perm), dtype=np.uint64).astype(np.uint32)
+    assert sketches(rows) == [sketch(row) for row in rows]
+    assert sketches(rows[:0]) == []
 
 
 def test_exact_jaccard() -> None:
