@@ -3,11 +3,15 @@
 One invocation does everything::
 
     python benchmarks/speed.py [--mb 200] [--workers 1,2] [--repeat 3] [--skip-peers]
-                               [--data DIR] [--json OUT.json]
+                               [--data DIR] [--json OUT.json] [--no-text-dedup]
 
 A smoke run, for tests: ``python benchmarks/speed.py --mb 5 --repeat 1`` (its
-time is mostly the two ``dedup clean`` runs).
-Peer packages are pinned in ``benchmarks/requirements-speed.txt``.
+time is mostly the two ``dedup clean`` runs, plus about half a minute the
+first time, to install text-dedup).
+Peer packages are pinned in ``benchmarks/requirements-speed.txt``; text-dedup,
+whose declared dependencies clash with dedup's environment, in
+``benchmarks/requirements-text-dedup.txt``, installed into a virtualenv of its
+own (see :func:`ensure_text_dedup_venv`).
 
 Steps
 -----
@@ -41,7 +45,9 @@ Steps
      and digest, as documented, plus its bulk calls) and datasketch
      ``update_batch``, all fed the character 5-grams of the normalised
      paragraphs of the first ``--peer-mb`` MB of the input;
-   - text-dedup's MinHash embedding, when ``text_dedup`` can be imported;
+   - text-dedup's MinHash embedding (``text_dedup.minhash.embed_func``, set
+     up as its ``minhash`` command sets it up, at 128 permutations), run by
+     the Python of its own virtualenv in a subprocess that times each batch;
    - scikit-learn ``TfidfVectorizer.fit_transform`` beside dedup's topic
      stage (:meth:`dedup.topic.TopicModel.features` and scoring).
 
@@ -58,6 +64,7 @@ end after ``--budget-minutes``; the output says how many runs were made.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -100,12 +107,10 @@ SAMPLE_INTERVAL_S = 0.05
 RSS_LIMIT_MB = 2000.0
 BUSY_PERCENT = 25.0  # CPU use by others, sampled while the benchmark is idle, above which numbers are suspect
 FULL_SIZE_MB = 200.0
-VERSION_PACKAGES = ("dedup", "numpy", "scipy", "scikit-learn", "datasketch", "rensa", "psutil", "text-dedup")
-TEXT_DEDUP_SKIP = (
-    "text-dedup is not installed: `pip install text-dedup` (0.4.x) pulls in pyspark, onnxruntime, pyarrow, "
-    "pandas, datasets, huggingface_hub and Sphinx, and pins urllib3 below 2, so it is left out of the "
-    "requirements; install it by hand to include it"
-)
+VERSION_PACKAGES = ("dedup", "numpy", "scipy", "scikit-learn", "datasketch", "rensa", "psutil")
+TEXT_DEDUP_REQUIREMENTS = Path(__file__).resolve().with_name("requirements-text-dedup.txt")
+TEXT_DEDUP_MARKER = "dedup-speed.json"  # written into the virtualenv once text-dedup is installed and imports
+TEXT_DEDUP_INSTALL_TIMEOUT_S = 600.0  # per setup step; pip itself gives up sooner without network
 
 _WORD = re.compile(r"[A-Za-z]+")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'\u2018\u201c])")
@@ -590,6 +595,7 @@ class StageResult:
         phases: Timed seconds per phase.
         complete: Whether every batch of the subset was processed.
         skipped: Why the tool did not run, if it did not.
+        info: What else is known of the run (versions, configuration).
     """
 
     name: str
@@ -604,6 +610,7 @@ class StageResult:
     phases: dict[str, float] = field(default_factory=dict)
     complete: bool = False
     skipped: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def mb_per_s(self) -> float | None:
@@ -772,46 +779,6 @@ def _datasketch_batch_tool() -> Callable[[Batch, _Timer], None]:
     return tool
 
 
-def _text_dedup_tool() -> tuple[Callable[[Batch, _Timer], None] | None, str | None]:
-    """text-dedup's ``embed_func`` set up as its MinHash command does (sha1, 64-bit), at 128 permutations."""
-    import importlib.util
-
-    if importlib.util.find_spec("text_dedup") is None:
-        return None, TEXT_DEDUP_SKIP
-    try:
-        import numpy as np
-        from datasketch.lsh import _optimal_param
-        from text_dedup.minhash import embed_func
-        from text_dedup.utils import sha1_hash
-    except Exception as exc:  # a broken optional install must not stop the benchmark
-        return None, f"text-dedup is installed but its MinHash module does not import: {exc!r}"
-    bands, rows = _optimal_param(0.7, NUM_PERM, 0.5, 0.5)
-    modulo_prime = np.uint64((1 << 61) - 1)
-    rng = np.random.RandomState(42)
-    permutations = (
-        rng.randint(1, modulo_prime, size=(NUM_PERM,), dtype=np.uint64),
-        rng.randint(0, modulo_prime, size=(NUM_PERM,), dtype=np.uint64),
-    )
-    options = {
-        "num_perm": NUM_PERM,
-        "ngram_size": 5,
-        "min_length": 5,
-        "hashranges": [(i * rows, (i + 1) * rows) for i in range(bands)],
-        "permutations": permutations,
-        "hash_func": lambda data: sha1_hash(data, d=32),
-        "dtype": np.uint64,
-        "max_hash": np.uint32((1 << 32) - 1),
-        "modulo_prime": modulo_prime,
-    }
-
-    def tool(batch: Batch, timer: _Timer) -> None:
-        with timer("sign"):
-            for i, text in enumerate(batch.texts):
-                embed_func(text, i, **options)
-
-    return tool, None
-
-
 def _dedup_topic_tool() -> Callable[[Batch, _Timer], None]:
     from dedup.shingle import shingle_hashes
     from dedup.topic import TopicModel
@@ -849,6 +816,255 @@ def _tfidf_tool(char: bool) -> Callable[[Sequence[Batch], _Timer], None]:
             vectorizer.fit_transform(texts)
 
     return tool
+
+
+# --------------------------------------------------------------------------
+# Peers: text-dedup, in a virtualenv of its own
+
+
+@dataclass
+class TextDedupEnv:
+    """The interpreter that runs text-dedup's MinHash stage, or why there is none.
+
+    Attributes:
+        python: An interpreter that can import ``text_dedup.minhash``, or ``None``.
+        venv: The virtualenv speed.py manages, if it manages one.
+        skipped: Why text-dedup is not measured.
+        setup_s: Seconds spent creating the virtualenv and installing (0 when reused).
+        reused: Whether an earlier install was reused.
+        commands: The setup commands run.
+    """
+
+    python: Path | None
+    venv: Path | None = None
+    skipped: str | None = None
+    setup_s: float = 0.0
+    reused: bool = False
+    commands: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+
+def default_text_dedup_venv() -> Path:
+    """Where speed.py keeps text-dedup's virtualenv unless told otherwise: a user cache directory."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "dedup-speed" / "text-dedup-venv"
+
+
+def _tail(text: str | bytes | None, limit: int = 600) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    # pip prints a warning per unreachable extra index; the error is at the end.
+    return " | ".join(lines)[-limit:]
+
+
+def ensure_text_dedup_venv(
+    venv: Path,
+    requirements: Path = TEXT_DEDUP_REQUIREMENTS,
+    base_python: str = sys.executable,
+    timeout_s: float = TEXT_DEDUP_INSTALL_TIMEOUT_S,
+) -> TextDedupEnv:
+    """Create ``venv`` with text-dedup installed from ``requirements``, or reuse it.
+
+    The packages are installed with ``--no-deps`` (the file pins the whole
+    set ``text_dedup.minhash`` needs) and from wheels only. A marker file
+    written after a successful install and import records the requirements'
+    digest and the Python version: while both match, the virtualenv is
+    reused; otherwise it is made anew. A lock file beside it keeps two
+    benchmark runs from building it at once.
+
+    Returns:
+        The interpreter to use, or a reason to skip text-dedup: no network,
+        an install failure and a ``venv`` path that holds something else
+        all give a reason, never an exception.
+    """
+    import fcntl
+    import hashlib
+
+    python = venv / "bin" / "python"
+    marker = venv / TEXT_DEDUP_MARKER
+    env = TextDedupEnv(python=None, venv=venv)
+    try:
+        stamp = {
+            "requirements_sha1": hashlib.sha1(requirements.read_bytes()).hexdigest(),
+            "python": platform.python_version(),
+        }
+        venv.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(venv.parent / f".{venv.name}.lock", "w")  # noqa: SIM115 - held until the end of the setup
+    except OSError as exc:
+        env.skipped = f"cannot set up text-dedup's virtualenv {venv}: {exc}"
+        return env
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            saved = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else None
+        except (OSError, ValueError):
+            saved = None
+        if saved == stamp and python.is_file():
+            env.python, env.reused = python, True
+            return env
+        # --clear empties the directory: only ever a virtualenv, or nothing.
+        if venv.exists() and not (venv.is_dir() and ((venv / "pyvenv.cfg").is_file() or not any(venv.iterdir()))):
+            env.skipped = (f"{venv} exists and is not a virtualenv: remove it, or pass another "
+                           "--text-dedup-venv")
+            return env
+        started = time.perf_counter()
+        steps = [
+            [base_python, "-m", "venv", "--clear", str(venv)],
+            # Few retries and a short socket timeout: offline, pip would otherwise try for minutes.
+            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--retries", "2",
+             "--timeout", "30", "--no-deps", "--only-binary=:all:", "-r", str(requirements)],
+            [str(python), "-c", "import text_dedup.minhash"],
+        ]
+        print(f"text-dedup: installing into {venv} (once; --no-text-dedup to leave it out) ...",
+              file=sys.stderr, flush=True)
+        for step in steps:
+            env.commands.append(shlex.join(step))
+            try:
+                subprocess.run(step, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s, check=True)
+            except subprocess.CalledProcessError as exc:
+                env.skipped = f"text-dedup setup failed: `{shlex.join(step)}` exited {exc.returncode}: " + _tail(
+                    exc.stderr or exc.stdout)
+            except subprocess.TimeoutExpired:
+                env.skipped = f"text-dedup setup failed: `{shlex.join(step)}` took over {timeout_s:.0f} s"
+            except OSError as exc:
+                env.skipped = f"text-dedup setup failed: `{shlex.join(step)}`: {exc}"
+            if env.skipped:
+                env.setup_s = time.perf_counter() - started
+                return env
+        env.python, env.setup_s = python, time.perf_counter() - started
+        with contextlib.suppress(OSError):  # usable all the same; the next run installs again
+            marker.write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
+        return env
+
+
+def prepare_text_dedup(enabled: bool, venv: Path | None, python: Path | None) -> TextDedupEnv:
+    """The text-dedup interpreter the command line asks for: none, a given one, or speed.py's virtualenv."""
+    if not enabled:
+        return TextDedupEnv(python=None, skipped="left out by --no-text-dedup")
+    if python is not None:
+        return TextDedupEnv(python=python)
+    return ensure_text_dedup_venv(venv or default_text_dedup_venv())
+
+
+# Run with text-dedup's interpreter: the MinHashing step of text_dedup.minhash.main, set up as main sets it up
+# from its MinHashArgs defaults (only num_perm changed), with embed_func called directly rather than through
+# datasets.map, so that only the signature work is timed. Batches are JSON lists of paragraphs, one a line.
+_TEXT_DEDUP_STAGE = r"""
+import dataclasses, importlib.metadata, json, sys, time
+
+import numpy as np
+from text_dedup import minhash as td
+from text_dedup.utils import MinHashArgs
+
+batches_path, out_path, num_perm, budget = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+args = dataclasses.replace(MinHashArgs(), num_perm=num_perm)
+hash_bits = int(args.hash_bits)
+hash_config = {
+    64: (np.uint64, np.uint32((1 << 32) - 1), np.uint64((1 << 61) - 1)),
+    32: (np.uint32, np.uint32((1 << 32) - 1), np.uint32((1 << 32) - 5)),
+    16: (np.uint16, np.uint16((1 << 16) - 1), np.uint16((1 << 16) - 15)),
+}
+dtype, max_hash, modulo_prime = hash_config.get(hash_bits, hash_config[64])
+if args.hash_func == "sha1":
+    def hash_func(byte_data):
+        return td.sha1_hash(byte_data, d=min(hash_bits, 32))
+else:
+    hash_func = td.xxh3_16hash if hash_bits == 16 else td.xxh3_32hash
+if args.b is not None and args.r is not None:
+    bands, rows = args.b, args.r
+else:
+    bands, rows = td.optimal_param(args.threshold, args.num_perm, false_positive_weight=0.5, false_negative_weight=0.5)
+permutations = (
+    td.RNG.randint(1, modulo_prime, size=(args.num_perm,), dtype=dtype),
+    td.RNG.randint(0, modulo_prime, size=(args.num_perm,), dtype=dtype),
+)
+options = {
+    "num_perm": args.num_perm, "hashranges": [(i * rows, (i + 1) * rows) for i in range(bands)],
+    "ngram_size": args.ngram, "min_length": args.min_length, "permutations": permutations,
+    "hash_func": hash_func, "dtype": dtype, "max_hash": max_hash, "modulo_prime": modulo_prime,
+}
+batches, total = [], 0.0
+with open(batches_path, encoding="utf-8") as handle:
+    for line in handle:
+        texts = json.loads(line)
+        # main drops texts of fewer than min_length tokens before its MinHashing step: so here, untimed.
+        kept = [text for text in texts if len(td.NON_ALPHA.split(text.lower())) >= args.min_length]
+        cpu, wall = time.process_time(), time.perf_counter()
+        for idx, text in enumerate(kept):
+            td.embed_func(text, idx, **options)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        batches.append({"seconds": wall, "cpu_s": cpu, "paragraphs": len(texts), "embedded": len(kept)})
+        total += wall
+        if total >= budget:
+            break
+config = {k: getattr(args, k) for k in ("ngram", "min_length", "num_perm", "threshold", "hash_func")}
+config.update(hash_bits=hash_bits, seed=td.SEED, bands=bands, rows=rows, dtype=np.dtype(dtype).name,
+              modulo_prime=int(modulo_prime), max_hash=int(max_hash))
+versions = {}
+for name in ("text-dedup", "numpy", "datasets"):
+    try:
+        versions[name] = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        versions[name] = None
+with open(out_path, "w", encoding="utf-8") as out:
+    json.dump({"batches": batches, "config": config, "versions": versions, "python": sys.version.split()[0]}, out)
+"""
+
+
+def run_text_dedup_stage(python: Path, batches: Sequence[Batch], work: Path, budget_s: float) -> StageResult:
+    """Time text-dedup's MinHash embedding with ``python`` on ``batches``, batch by batch, in a subprocess.
+
+    The subprocess gets the same raw paragraphs as the other stage tools,
+    through a file, and stops after the batch that takes it past
+    ``budget_s``, as :func:`run_per_batch` does. Importing text-dedup and
+    reading the file are not timed. A failure gives a skipped result with
+    its reason.
+    """
+    name = "text-dedup"
+    what = (f"text-dedup minhash.embed_func as its minhash command sets it up ({NUM_PERM} permutations), "
+            "per paragraph, in its own interpreter")
+    source, output = work / "text-dedup-batches.jsonl", work / "text-dedup-result.json"
+    command = [str(python), "-c", _TEXT_DEDUP_STAGE, str(source), str(output), str(NUM_PERM), str(budget_s)]
+    # Importing datasets takes seconds, and the last batch may run past the budget.
+    timeout_s = 120.0 + 3 * budget_s
+    try:
+        with open(source, "w", encoding="utf-8") as handle:
+            for batch in batches:
+                handle.write(json.dumps(batch.texts, ensure_ascii=False) + "\n")
+        subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s, check=True)
+        data = json.loads(output.read_text(encoding="utf-8"))
+    except subprocess.CalledProcessError as exc:
+        return StageResult(name, what, skipped=f"{python} exited {exc.returncode}: {_tail(exc.stderr)}")
+    except subprocess.TimeoutExpired:
+        return StageResult(name, what, skipped=f"{python} took over {timeout_s:.0f} s")
+    except (OSError, ValueError) as exc:
+        return StageResult(name, what, skipped=f"{python} failed: {exc}")
+    finally:
+        source.unlink(missing_ok=True)
+        output.unlink(missing_ok=True)
+    done = data["batches"]
+    config, versions = data["config"], data["versions"]
+    return StageResult(
+        name,
+        f"text-dedup {versions['text-dedup']} minhash.embed_func as its minhash command sets it up: word "
+        f"{config['ngram']}-grams, {config['hash_func']} {min(config['hash_bits'], 32)}-bit, {config['dtype']}, "
+        f"{config['num_perm']} permutations; per paragraph, in its own interpreter",
+        batch_seconds=[b["seconds"] for b in done],
+        batches=len(done),
+        # Paragraphs under min_length tokens, dropped before embedding, count too: a few bytes in text-dedup's favour.
+        n_bytes=sum(b.n_bytes for b in batches[: len(done)]),
+        paragraphs=sum(b["paragraphs"] for b in done),
+        seconds=sum(b["seconds"] for b in done),
+        cpu_s=sum(b["cpu_s"] for b in done),
+        call_s=sum(b["seconds"] for b in done),
+        phases={"sign": sum(b["seconds"] for b in done)},
+        complete=len(done) == len(batches),
+        info={"python": str(python), "python_version": data["python"], "versions": versions, "config": config,
+              "embedded_paragraphs": sum(b["embedded"] for b in done)},
+    )
 
 
 # --------------------------------------------------------------------------
@@ -966,8 +1182,15 @@ class PeerResults:
     notes: list[str]
 
 
-def run_peers(corpus: CorpusInfo, work: Path, peer_mb: float, reference_mb: float, budget_s: float) -> PeerResults:
-    """Run every peer and dedup's matching stages on the start of the corpus."""
+def run_peers(
+    corpus: CorpusInfo, work: Path, peer_mb: float, reference_mb: float, budget_s: float,
+    text_dedup: TextDedupEnv | None = None,
+) -> PeerResults:
+    """Run every peer and dedup's matching stages on the start of the corpus.
+
+    text-dedup runs with ``text_dedup``'s interpreter; without one it is
+    skipped, with the reason ``text_dedup`` gives.
+    """
     notes: list[str] = []
     batches = load_batches(corpus.path, int(peer_mb * MB))
     stages: dict[str, StageResult] = {}
@@ -988,13 +1211,13 @@ def run_peers(corpus: CorpusInfo, work: Path, peer_mb: float, reference_mb: floa
               _rensa_prehashed_tool)
     per_batch("datasketch-batch", "datasketch MinHash(affine32).update_batch(shingle bytes), per paragraph",
               _datasketch_batch_tool)
-    tool, reason = _text_dedup_tool()
-    what = "text-dedup minhash.embed_func (word 5-grams, sha1), per paragraph"
-    if tool is None:
-        stages["text-dedup"] = StageResult("text-dedup", what, skipped=reason)
+    if text_dedup is None or text_dedup.python is None:
+        reason = text_dedup.skipped if text_dedup is not None else None
+        stages["text-dedup"] = StageResult("text-dedup", "text-dedup minhash.embed_func",
+                                           skipped=reason or "no interpreter with text-dedup")
     else:
         print("  text-dedup ...", file=sys.stderr, flush=True)
-        stages["text-dedup"] = run_per_batch("text-dedup", what, tool, batches, budget_s)
+        stages["text-dedup"] = run_text_dedup_stage(text_dedup.python, batches, work, budget_s)
     per_batch("dedup-topic", "dedup TopicModel features + shapes + score_samples, per document", _dedup_topic_tool)
     topic_batches = stages["dedup-topic"].batches if not stages["dedup-topic"].skipped else None
     for name, char, what in (
@@ -1350,6 +1573,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="skip repeat runs of dedup clean that would end later than this")
     parser.add_argument("--run-timeout-minutes", type=float, default=8.0,
                         help="kill a dedup clean run after this long and report bounds (0: no limit)")
+    parser.add_argument("--text-dedup", action=argparse.BooleanOptionalAction, default=True,
+                        help="time text-dedup's MinHash stage, installing it into a virtualenv of its own "
+                             "on first use (default: yes)")
+    parser.add_argument("--text-dedup-venv", type=Path, default=None,
+                        help="text-dedup's virtualenv, created or reused "
+                             f"(default: {default_text_dedup_venv()})")
+    parser.add_argument("--text-dedup-python", type=Path, default=None,
+                        help="an interpreter that already has text-dedup: use it as it is, install nothing")
     args = parser.parse_args(argv)
     if args.mb <= 0 or args.repeat < 1 or args.peer_mb <= 0 or args.reference_mb <= 0:
         parser.error("--mb, --repeat, --peer-mb and --reference-mb must be positive")
@@ -1387,13 +1618,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 runs.append(run_dedup(executable, corpus.path, work, workers, round_, timeout))
             return time.perf_counter() - round_started
 
+        text_dedup = None
+        if not args.skip_peers:
+            # Before any timing, so that an install does not run between measured steps.
+            text_dedup = prepare_text_dedup(args.text_dedup, args.text_dedup_venv, args.text_dedup_python)
         round_s = dedup_round(0)
         peers = None
         if not args.skip_peers:
             print("peers ...", file=sys.stderr, flush=True)
             cpu_busy(busy)
             peers = run_peers(corpus, work, min(args.peer_mb, args.mb), min(args.reference_mb, args.mb),
-                              args.peer_seconds)
+                              args.peer_seconds, text_dedup)
+            if text_dedup is not None and text_dedup.venv is not None and text_dedup.python is not None:
+                peers.notes.append(
+                    f"text-dedup's virtualenv {text_dedup.venv}: "
+                    + ("reused" if text_dedup.reused else f"installed in {text_dedup.setup_s:.0f} s")
+                )
         for round_ in range(1, args.repeat):
             if time.perf_counter() + round_s > deadline:
                 notes.append(
@@ -1436,7 +1676,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "notes": notes,
             },
             "peers": None,
-            "commands": [invocation, *dict.fromkeys(shlex.join(r.command) for r in runs)],
+            "commands": [invocation, *(text_dedup.commands if text_dedup else []),
+                         *dict.fromkeys(shlex.join(r.command) for r in runs)],
             "seconds": 0.0,
         }
         if peers is not None:
@@ -1450,6 +1691,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     for name, against in _RATIO_PAIRS
                 },
                 "reference": peers.reference.to_dict() if peers.reference else None,
+                "text_dedup_env": text_dedup.to_dict() if text_dedup else None,
                 "notes": peers.notes,
             }
         report["machine"]["load_average_at_start"] = load_at_start
