@@ -43,6 +43,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -80,11 +81,17 @@ _EPS = 0.005
 FORMAT_VERSION = 1
 
 _TERMINAL = set(".!?…\"”’')»」』。！？;")
-_CAPTION = re.compile(
-    r"^[\s(\[]*(?:photo(?:graph)?s?|pictures?|pictured|pic|images?|image caption|caption|credits?|video|"
+# Each shape is two patterns: what it must start with, and what may stand anywhere (every
+# alternative behind one ``\b``): far fewer attempts per character than one pattern mixing
+# ``^`` alternatives with unanchored ones.
+_CAPTION_START = re.compile(
+    r"^(?:[\s(\[]*(?:photo(?:graph)?s?|pictures?|pictured|pic|images?|image caption|caption|credits?|video|"
     r"illustration|source|file photo)\s*(?:credit|caption)?\s*(?::|,|by\b|\||/|-|–|—)"
-    r"|\b(?:photo(?:graph)?s?|pictures?|images?|credits?)\s*:\s*\S|\b(?:photo(?:graph)?|picture) by\b|"
-    r"^image source\b",
+    r"|image source\b)",
+    re.IGNORECASE,
+)
+_CAPTION_ANYWHERE = re.compile(
+    r"\b(?:(?:photo(?:graph)?s?|pictures?|images?|credits?)\s*:\s*\S|(?:photo(?:graph)?|picture) by\b)",
     re.IGNORECASE,
 )
 _AGENCY = re.compile(
@@ -94,20 +101,24 @@ _AGENCY = re.compile(
     re.IGNORECASE,
 )
 _TRAILING_CREDIT = re.compile(r"\(([^()]{2,40})\)\s*$")
-_CHROME = re.compile(
-    # Widgets, prompts and notices that news pages put around articles (English sites).
-    r"(?:\bshare (?:this|on|via)\b|^share$|\bfollow (?:us|@)|^follow @|\blike us on\b|\bsign up\b|\bnewsletter\b|"
-    r"\bsubscribe\b|^advert(?:isement)?\b|\bsponsored\b|\ball rights reserved\b|©|\bcopyright\b|"
-    r"\bmay not be (?:published|reproduced|redistributed)\b|^most (?:read|popular|viewed|shared)\b|"
-    r"^related(?: (?:stories|articles|topics|content|links|internet links|coverage))?$|^read more\b|"
-    r"\bclick here\b|\bcookie (?:policy|settings|preferences)\b|\b(?:we use|accept(?: all)?) cookies\b|"
-    r"^(?:log|sign) in\b|^skip to\b|^back to top\b|^(?:more|top) (?:stories|news)\b|"
-    r"^more (?:on|from|about) \w|^you may also like\b|^recommended\b|^(?:story )?continues? (?:reading )?below\b|"
-    r"^continue reading\b|^copy link$|^print(?: this)?(?: page| article)?$|^e-?mail(?: this)?(?: page| article)?$|"
-    r"^comments?\b|^have your say\b|^report an error\b|^listen to (?:this|the) (?:article|story)\b|"
-    r"^watch(?: the)? video\b|^(?:page )?last updated\b|^(?:published|updated|posted)\s*(?:on|at)?\s*:|"
-    r"^(?:home|news)\s*[>|/»·•]|^e-?mail (?:this|to a friend)\b|\bprintable version\b|^tweet$|^pin it$|"
-    r"^editor'?s'? (?:picks?|choice)\b|^(?:top|latest) headlines\b|^trending\b|^explore more\b)",
+# Widgets, prompts and notices that news pages put around articles (English sites).
+_CHROME_START = re.compile(
+    r"^(?:share$|follow @|advert(?:isement)?\b|most (?:read|popular|viewed|shared)\b|"
+    r"related(?: (?:stories|articles|topics|content|links|internet links|coverage))?$|read more\b|"
+    r"(?:log|sign) in\b|skip to\b|back to top\b|(?:more|top) (?:stories|news)\b|"
+    r"more (?:on|from|about) \w|you may also like\b|recommended\b|(?:story )?continues? (?:reading )?below\b|"
+    r"continue reading\b|copy link$|print(?: this)?(?: page| article)?$|e-?mail(?: this)?(?: page| article)?$|"
+    r"comments?\b|have your say\b|report an error\b|listen to (?:this|the) (?:article|story)\b|"
+    r"watch(?: the)? video\b|(?:page )?last updated\b|(?:published|updated|posted)\s*(?:on|at)?\s*:|"
+    r"(?:home|news)\s*[>|/»·•]|e-?mail (?:this|to a friend)\b|tweet$|pin it$|"
+    r"editor'?s'? (?:picks?|choice)\b|(?:top|latest) headlines\b|trending\b|explore more\b)",
+    re.IGNORECASE,
+)
+_CHROME_ANYWHERE = re.compile(
+    r"\b(?:share (?:this|on|via)\b|follow (?:us|@)|like us on\b|sign up\b|newsletter\b|"
+    r"subscribe\b|sponsored\b|all rights reserved\b|copyright\b|may not be (?:published|reproduced|redistributed)\b|"
+    r"click here\b|cookie (?:policy|settings|preferences)\b|(?:we use|accept(?: all)?) cookies\b|"
+    r"printable version\b)|©",
     re.IGNORECASE,
 )
 # Three or more short items joined by separators: a menu or a breadcrumb.
@@ -122,20 +133,23 @@ def _form_signals(text: str) -> tuple[float, float, float, float]:
     stripped = text.strip()
     unterminated = 0.0 if stripped and stripped[-1] in _TERMINAL else 1.0
     head, colon, _ = stripped[:64].partition(":")
-    letters = [c for c in head if c.isalpha()]
-    kicker = float(bool(colon) and len(letters) >= 3 and head.upper() == head and head.lower() != head)
+    kicker = float(bool(colon) and sum(map(str.isalpha, head)) >= 3 and head.upper() == head and head.lower() != head)
     if len(stripped) > 160:  # captions and chrome are short: spare long paragraphs the searches
         return unterminated, kicker, 0.0, 0.0
+    caption = bool(_CAPTION_START.match(stripped) or _CAPTION_ANYWHERE.search(stripped)) or _credit(stripped)
+    chrome = bool(_CHROME_START.match(stripped) or _CHROME_ANYWHERE.search(stripped) or _MENU.match(stripped))
+    return unterminated, kicker, float(caption), float(chrome)
+
+
+def _credit(stripped: str) -> bool:
+    """Whether a short paragraph has the shape of a photo credit naming an agency."""
     trailing = _TRAILING_CREDIT.search(stripped)
-    head_credit, slash, _ = stripped.partition("/")
-    credit = (
-        bool(trailing and _AGENCY.search(trailing.group(1)))
-        or (bool(_AGENCY.search(stripped)) and len(stripped) < 80 and stripped[-1:] != ".")
-        or (bool(slash) and len(stripped) < 60 and bool(_AGENCY.fullmatch(head_credit.strip())))
-    )
-    caption = float(bool(_CAPTION.search(stripped)) or credit)
-    chrome = float(bool(_CHROME.search(stripped)) or bool(_MENU.match(stripped)))
-    return unterminated, kicker, caption, chrome
+    if trailing and _AGENCY.search(trailing.group(1)):
+        return True
+    if len(stripped) < 80 and stripped[-1:] != "." and _AGENCY.search(stripped):
+        return True
+    head, slash, _ = stripped.partition("/")
+    return bool(slash) and len(stripped) < 60 and bool(_AGENCY.fullmatch(head.strip()))
 
 
 class TopicModel(BaseEstimator):
@@ -207,7 +221,13 @@ class TopicModel(BaseEstimator):
         documents: Sequence[Sequence[str]],
         hashes: Sequence[Sequence[np.ndarray]] | None = None,
     ) -> list[np.ndarray]:
-        """Signal matrices of many documents, sharing one TF-IDF transform.
+        """Signal matrices of many documents.
+
+        Documents of up to ``_BLOCK`` paragraphs are scored together, a group
+        of them at a time, with array operations over the whole group. A
+        longer or larger document is scored on its own in blocks of
+        paragraphs, so its working memory beyond the hashes and the returned
+        matrix stays under about 100 bytes a paragraph plus a few tens of MB.
 
         Args:
             documents: Each document's paragraphs, in order.
@@ -215,63 +235,310 @@ class TopicModel(BaseEstimator):
 
         Returns:
             One ``(paragraphs, len(FEATURES))`` matrix per document.
+
+        Raises:
+            ValueError: ``hashes`` does not have the shape of ``documents``.
         """
         self._check_fitted("idf_")
         if hashes is None:
             hashes = [self._hashes(doc) for doc in documents]
-        flat = [h for doc_hashes in hashes for h in doc_hashes]
-        if not flat:
-            return [np.zeros((0, len(FEATURES))) for _ in documents]
-        counts = self._counts(flat)
-        # The share of each paragraph's buckets the IDF table has seen.
-        rows = np.repeat(np.arange(len(flat)), np.diff(counts.indptr))
-        known = np.bincount(rows, weights=self.seen_[counts.indices], minlength=len(flat)).astype(np.float64)
-        known /= np.maximum(np.diff(counts.indptr), 1)
-        vectors = self._tfidf.transform(counts)
-        out = []
-        start = 0
-        for paragraphs in documents:
+        if len(hashes) != len(documents):
+            raise ValueError(f"got {len(documents)} documents but hashes for {len(hashes)}")
+        out: list[np.ndarray] = [np.zeros((0, len(FEATURES))) for _ in documents]
+        group: list[int] = []
+        shingles = cells = 0
+        for k, (paragraphs, doc_hashes) in enumerate(zip(documents, hashes, strict=True)):
             m = len(paragraphs)
-            out.append(self._document_features(paragraphs, _rows(vectors, start, start + m), known[start : start + m]))
-            start += m
+            if len(doc_hashes) != m:
+                raise ValueError(f"a document has {m} paragraphs but hashes for {len(doc_hashes)}")
+            if m == 0:
+                continue
+            size = sum(map(len, doc_hashes))
+            if m > _BLOCK or size > _CHUNK:
+                out[k] = self._large_features(paragraphs, doc_hashes)
+                continue
+            if group and (shingles + size > _CHUNK or cells + m * (m + 1) // 2 > _CELLS):
+                self._group_features(documents, hashes, group, out)
+                group, shingles, cells = [], 0, 0
+            group.append(k)
+            shingles += size
+            cells += m * (m + 1) // 2
+        if group:
+            self._group_features(documents, hashes, group, out)
         return out
 
-    def _document_features(
-        self, paragraphs: Sequence[str], vectors: sp.csr_matrix | np.ndarray, known: np.ndarray
-    ) -> np.ndarray:
+    def _entries(
+        self, hashes: Sequence[np.ndarray], row_doc: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The L2-normalised TF-IDF entries of some paragraphs, and their ``known`` signal.
+
+        The arithmetic is scikit-learn's ``TfidfTransformer(sublinear_tf=True)``
+        to the last bit: ``1 + log(count)`` times the IDF, each row divided by
+        its norm summed in bucket order.
+
+        Args:
+            hashes: Each paragraph's shingle hashes.
+            row_doc: Each paragraph's document, if they are of several.
+
+        Returns:
+            ``(row, new_column, bucket, value, known)``: the entries sorted by
+            bucket, then row; ``new_column`` marks where a (bucket, document)
+            column begins, so that they are a CSC matrix as they stand.
+        """
+        n = len(hashes)
+        mask = self.n_features - 1
+        row_bits = max((n - 1).bit_length(), 1)
+        # One int64 key per shingle sorts by (bucket, row): runs of equal keys are the term counts.
+        sizes = np.fromiter(map(len, hashes), np.int64, n)
+        keys_parts, count_parts = [], []
+        for lo, hi in _pieces(sizes):
+            if hi - lo == 1 and sizes[lo] > _CHUNK:  # one huge paragraph: count its buckets in slices
+                counts = np.zeros(self.n_features, np.int64)
+                for s in range(0, int(sizes[lo]), _CHUNK):
+                    counts += np.bincount(hashes[lo][s : s + _CHUNK] & np.uint32(mask), minlength=self.n_features)
+                buckets = np.flatnonzero(counts)
+                keys_parts.append((buckets << row_bits) | lo)
+                count_parts.append(counts[buckets])
+                continue
+            keys = (np.concatenate(hashes[lo:hi]) & np.uint32(mask)).astype(np.int64)
+            keys <<= row_bits
+            keys |= np.repeat(np.arange(lo, hi), sizes[lo:hi])
+            keys.sort()
+            first = np.empty(len(keys), dtype=bool)
+            first[:1] = True
+            np.not_equal(keys[1:], keys[:-1], out=first[1:])
+            where = np.flatnonzero(first)
+            keys_parts.append(keys[where])
+            count_parts.append(np.diff(where, append=len(keys)))
+            del keys, first
+        if len(keys_parts) == 1:
+            keys, counts = keys_parts[0], count_parts[0]
+        elif keys_parts:
+            keys, counts = np.concatenate(keys_parts), np.concatenate(count_parts)
+            order = np.argsort(keys)
+            keys, counts = keys[order], counts[order]
+        else:
+            keys, counts = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        del keys_parts, count_parts
+        row = keys & ((1 << row_bits) - 1)
+        bucket = keys >> row_bits
+        del keys
+        new_column = np.empty(len(row), dtype=bool)
+        new_column[:1] = True
+        np.not_equal(bucket[1:], bucket[:-1], out=new_column[1:])
+        if row_doc is not None:
+            doc = row_doc[row]
+            new_column[1:] |= doc[1:] != doc[:-1]
+        value = np.log(counts.astype(np.float64))
+        value += 1.0
+        value *= self._tfidf.idf_[bucket]
+        value /= np.sqrt(np.bincount(row, weights=value * value, minlength=n))[row]
+        known = np.bincount(row, weights=self.seen_[bucket], minlength=n).astype(np.float64)  # int64 when empty
+        known /= np.maximum(np.bincount(row, minlength=n), 1)
+        return row, new_column, bucket, value, known
+
+    def _weights(self, lengths: np.ndarray, local: np.ndarray) -> np.ndarray:
+        weight = np.minimum(1.0, np.sqrt(lengths / 200.0)) / (1.0 + self.decay * local)
+        weight[local == 0] *= self.lead_weight
+        return weight
+
+    def _group_features(
+        self,
+        documents: Sequence[Sequence[str]],
+        hashes: Sequence[Sequence[np.ndarray]],
+        group: list[int],
+        out: list[np.ndarray],
+    ) -> None:
+        """Features of the documents ``group`` (each of at most ``_BLOCK`` paragraphs), into ``out``.
+
+        The cosines of each document's pairs of paragraphs come from one
+        sparse product for all documents at once; they are kept in one flat
+        array holding, per document, the lower triangle of its (paragraphs x
+        paragraphs) matrix, row after row.
+        """
+        paragraphs = [p for k in group for p in documents[k]]
+        sizes = np.fromiter((len(documents[k]) for k in group), np.int64, len(group))
+        starts = np.zeros(len(group) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=starts[1:])
+        row_doc = np.repeat(np.arange(len(group)), sizes)
+        local = np.arange(len(paragraphs)) - starts[row_doc]
+        row, new_column, _, value, known = self._entries([h for k in group for h in hashes[k]], row_doc)
+        columns = _csc(row, new_column, value, len(paragraphs))
+        # Columns are (bucket, document) pairs: the product holds each document's pairs only.
+        products = (columns.tocsr() @ columns.T).tocoo()
+        lower = products.col <= products.row
+        tri_start = np.cumsum(local) + np.arange(len(local)) - local  # where each row's cells begin
+        gram = np.zeros(int(tri_start[-1] + local[-1] + 1))
+        gram[tri_start[products.row[lower]] + local[products.col[lower]]] = products.data[lower]
+        del columns, products, lower
+        lengths = np.fromiter(map(len, paragraphs), np.float64, len(paragraphs))
+        features = np.empty((len(paragraphs), len(FEATURES)), dtype=np.float64)
+        features[:, :4] = np.column_stack(
+            _group_cosines(gram, tri_start, local, starts, row_doc, self._weights(lengths, local))
+        )
+        features[:, 16] = known
+        self._assemble(paragraphs, lengths, local, starts, row_doc, features)
+        for i, k in enumerate(group):
+            out[k] = features[starts[i] : starts[i + 1]]
+
+    def _large_features(self, paragraphs: Sequence[str], hashes: Sequence[np.ndarray]) -> np.ndarray:
+        """Features of one long or large document, in blocks of paragraphs."""
         m = len(paragraphs)
-        out = np.zeros((m, len(FEATURES)), dtype=np.float64)
-        if m == 0:
-            return out
-        lengths = np.array([len(p) for p in paragraphs], dtype=np.float64)
-        weight = np.minimum(1.0, np.sqrt(lengths / 200.0)) / (1.0 + self.decay * np.arange(m))
-        weight[0] *= self.lead_weight
-        cohesion, prefix, lead, earlier = _cosines(vectors, weight)
-        median_len = float(np.median(lengths)) or 1.0
-        form = np.array([_form_signals(p) for p in paragraphs])
+        lengths = np.fromiter(map(len, paragraphs), np.float64, m)
+        local = np.arange(m)
+        out = np.empty((m, len(FEATURES)), dtype=np.float64)
+        self._blocked_cosines(hashes, self._weights(lengths, local), out)
+        self._assemble(paragraphs, lengths, local, np.array([0, m]), None, out)
+        return out
+
+    def _block_rows(self, hashes: Sequence[np.ndarray]) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
+        """TF-IDF rows of consecutive paragraphs of one document, over the buckets they use.
+
+        Returns:
+            ``(rows, buckets, known, squared_norms)``: ``rows`` is CSR, column
+            ``j`` standing for bucket ``buckets[j]``.
+        """
+        n = len(hashes)
+        row, new_column, bucket, value, known = self._entries(hashes)
+        rows = _csc(row, new_column, value, n).tocsr()
+        return rows, bucket[new_column], known, np.bincount(row, weights=value * value, minlength=n)
+
+    def _blocked_cosines(self, hashes: Sequence[np.ndarray], weight: np.ndarray, out: np.ndarray) -> None:
+        """The cosine signals and ``known`` of one document, a span of blocks at a time.
+
+        A first pass accumulates what needs the whole document (the weighted
+        centroid, the lead paragraph, per-row norms); a second computes the
+        signals block by block, recomputing the TF-IDF rows from the hashes
+        unless the whole document's rows are small enough to keep.
+        ``best_earlier`` looks back ``_BLOCK`` to ``2 * _BLOCK`` paragraphs,
+        or at every earlier one in a document that would fit in
+        ``_DENSE_LIMIT`` cells densely (the model was fitted that way).
+
+        Args:
+            hashes: The document's shingle hashes, one array per paragraph.
+            weight: Each paragraph's centroid weight.
+            out: The document's signal matrix: ``(cohesion, prefix, lead,
+                best_earlier)`` go to its first four columns, ``known`` to
+                its last (held there rather than twice: a document may have
+                millions of paragraphs).
+        """
+        m = len(hashes)
+        spans = _spans(np.fromiter(map(len, hashes), np.int64, m))
+        centroid = np.zeros(self.n_features)
+        used = np.zeros(self.n_features, dtype=bool)
+        head = np.zeros(self.n_features)  # the lead paragraph's vector
+        diag, lead, earlier, known = np.empty(m), out[:, 2], out[:, 3], out[:, 16]
+        kept: list[tuple[sp.csr_matrix, np.ndarray]] | None = []
+        kept_size = 0
+        for s, e in spans:
+            rows, buckets, known[s:e], diag[s:e] = self._block_rows(hashes[s:e])
+            if s == 0:
+                lead_row = rows[0]
+                head[buckets[lead_row.indices]] = lead_row.data
+            lead[s:e] = rows @ head[buckets]
+            centroid[buckets] += rows.T @ weight[s:e]
+            used[buckets] = True
+            if kept is not None:
+                kept_size += rows.nnz
+                kept.append((rows, buckets))
+                # A document that may still look back at every paragraph must be kept
+                # (it holds at most _DENSE_LIMIT entries); others only while small.
+                if kept_size > _KEEP and m * np.count_nonzero(used) > _DENSE_LIMIT:
+                    kept = None
+        if m == 1:
+            out[:, :4] = 1.0
+            return
+        lead[0] = lead[1]
+        columns = np.flatnonzero(used)
+        full = m * max(len(columns), 1) <= _DENSE_LIMIT
+        sw, dots = np.empty(m), np.empty(m)
+        if kept is not None:
+            position = np.zeros(self.n_features, dtype=np.int64)
+            position[columns] = np.arange(len(columns))
+            width = len(columns)
+            pieces = [sp.csr_matrix((r.data, position[b[r.indices]], r.indptr), (r.shape[0], width)) for r, b in kept]
+            whole = sp.vstack(pieces, format="csr")
+            del pieces
+            kept = None
+            _sweep(whole, 0, 0, weight, centroid[columns], np.zeros(len(columns)), full, (sw, dots, earlier))
+        else:
+            # Not kept: more than _DENSE_LIMIT cells, so never a full look-back.
+            running = np.zeros(self.n_features)  # sum of w_j x_j over the rows swept so far
+            for s, e in spans:
+                lo = max(s - _BLOCK, 0)  # the block before, for best_earlier
+                rows, buckets, _, _ = self._block_rows(hashes[lo:e])
+                partial = running[buckets]
+                _sweep(rows, lo, s - lo, weight, centroid[buckets], partial, False, (sw, dots, earlier))
+                running[buckets] = partial
+        earlier[0] = lead[0]
+        out[:, 0] = _leave_one_out(sw, diag, weight, float(centroid @ centroid))
+        out[:, 1] = _prefix(dots, diag, weight, out[:, 0])
+
+    def _assemble(
+        self,
+        paragraphs: Sequence[str],
+        lengths: np.ndarray,
+        local: np.ndarray,
+        starts: np.ndarray,
+        row_doc: np.ndarray | None,
+        out: np.ndarray,
+    ) -> None:
+        """Complete the signal matrix ``out`` of consecutive documents.
+
+        Args:
+            paragraphs: The documents' paragraphs, one after another.
+            lengths: Their lengths.
+            local: Their positions in their documents.
+            starts: Where each document begins.
+            row_doc: Each row's document, or ``None`` for one document.
+            out: The matrix, its first four columns holding the cosines
+                (cohesion, prefix, lead, best_earlier), its last ``known``.
+        """
+        n = len(lengths)
+        sizes = np.diff(starts)
+        first, last = starts[:-1], starts[1:] - 1
+
+        def spread(per_doc: np.ndarray) -> np.ndarray | float:
+            return per_doc[row_doc] if row_doc is not None else float(per_doc[0])
+
+        forms = map(_form_signals, paragraphs)
+        for s in range(0, n, _ROWS):  # (unterminated, kicker, caption, chrome) into columns 6, 8, 9, 10
+            e = min(s + _ROWS, n)
+            form = np.fromiter(islice(forms, e - s), np.dtype((np.float64, 4)), e - s)
+            out[s:e, 6] = form[:, 0]
+            out[s:e, 8:11] = form[:, 1:]
+        unterminated, caption, chrome = out[:, 6] > 0, out[:, 9] > 0, out[:, 10] > 0
         short = lengths < 100
-        short_run = short & (np.r_[False, short[:-1]] | np.r_[short[1:], False])
-        under_header = np.zeros(m, dtype=bool)
-        for i in range(1, m):
-            under_header[i] = short_run[i] and form[i, 0] > 0 and (form[i - 1, 3] > 0 or under_header[i - 1])
+        neighbour = np.zeros(n, dtype=bool)
+        neighbour[1:] = short[:-1]
+        neighbour[first] = False
+        after = np.zeros(n, dtype=bool)
+        after[:-1] = short[1:]
+        after[last] = False
+        neighbour |= after
+        short_run = short & neighbour
+        # under_header[i] = candidate[i] and (chrome[i - 1] or under_header[i - 1]): within a run of
+        # consecutive candidates, true from the first one that follows a chrome line.
+        under_header = np.zeros(n, dtype=bool)
+        candidates = np.flatnonzero(short_run & unterminated & (local > 0))
+        trigger = chrome[candidates - 1]
+        fresh = np.ones(len(candidates), dtype=bool)
+        fresh[1:] = candidates[1:] != candidates[:-1] + 1
+        seen = np.cumsum(trigger)
+        under_header[candidates] = seen > (seen - trigger)[fresh][np.cumsum(fresh) - 1]
+        best = np.log(np.maximum(np.maximum.reduceat(out[:, 0], first), 0.0) + _EPS)
         # Cosines between paragraphs of one article are small but stable within it;
         # logs make "ten times less than its neighbours" one step, whatever the scale.
-        out[:, 0] = np.log(cohesion + _EPS)
-        out[:, 1] = np.log(prefix + _EPS)
-        out[:, 2] = np.log(lead + _EPS)
-        out[:, 3] = np.log(earlier + _EPS)
-        out[:, 4] = out[:, 0] - np.log(max(float(cohesion.max()), 0.0) + _EPS)
-        out[:, 5] = np.arange(m) / max(m - 1, 1)
-        out[:, 6] = form[:, 0]
-        out[:, 7] = form[:, 0] * (lengths > 200)
-        out[:, 8:11] = form[:, 1:4]
+        for column in range(4):
+            out[:, column] = np.log(out[:, column] + _EPS)
+        out[:, 4] = out[:, 0] - spread(best)
+        out[:, 5] = local / spread(np.maximum(sizes - 1, 1))
+        out[:, 7] = out[:, 6] * (lengths > 200)
         out[:, 11] = short_run
         out[:, 12] = under_header
-        out[:, 13] = short & (form[:, 2] == 0) & (form[:, 3] == 0) & ~under_header
+        out[:, 13] = short & ~caption & ~chrome & ~under_header
         out[:, 14] = np.log1p(lengths)
-        out[:, 15] = np.log((lengths + 1) / (median_len + 1))
-        out[:, 16] = known
-        return out
+        out[:, 15] = np.log((lengths + 1) / (spread(_medians(lengths, local, sizes, row_doc)) + 1))
 
     # -- estimator API -----------------------------------------------------------------------
 
@@ -330,7 +597,15 @@ class TopicModel(BaseEstimator):
     def decision_function(self, features: np.ndarray) -> np.ndarray:
         """Off-topic log-odds per row of a :meth:`features` matrix, minus ``offset_``."""
         self._check_fitted()
-        return ((features - self.mean_) / self.scale_) @ self.coef_ + self.intercept_ - self.offset_
+        if features.ndim != 2 or len(features) <= _ROWS:
+            return ((features - self.mean_) / self.scale_) @ self.coef_ + self.intercept_ - self.offset_
+        # In slices of rows: a document of millions of paragraphs needs no standardised copy of its matrix.
+        out = np.empty(len(features))
+        for s in range(0, len(features), _ROWS):
+            out[s : s + _ROWS] = (
+                ((features[s : s + _ROWS] - self.mean_) / self.scale_) @ self.coef_ + self.intercept_ - self.offset_
+            )
+        return out
 
     def score_samples(self, features: np.ndarray) -> np.ndarray:
         """Off-topic probability per row of a :meth:`features` matrix."""
@@ -451,11 +726,164 @@ class TopicModel(BaseEstimator):
             self._tfidf = _transformer(self.idf_)
 
 
-_BLOCK = 256
-_DENSE_LIMIT = 1 << 21  # cells of a document's (paragraphs x columns) matrix held densely
+_BLOCK = 256  # paragraphs compared at once in long documents; best_earlier looks back 1 to 2 blocks
+_DENSE_LIMIT = 1 << 21  # (paragraphs x buckets) cells up to which best_earlier looks back at every paragraph
+_CHUNK = 1 << 19  # shingles turned into TF-IDF rows at once: about 50 bytes of working memory each
+_CELLS = 1 << 20  # pairs of paragraphs compared at once
+_KEEP = 1 << 20  # TF-IDF entries of one long document kept between its two passes rather than recomputed
+_ROWS = 1 << 16  # paragraphs whose form signals are gathered at once
 
 
-def _leave_one_out(sw: np.ndarray, diag: np.ndarray, weight: np.ndarray, total: float) -> np.ndarray:
+def _pieces(sizes: np.ndarray) -> list[tuple[int, int]]:
+    """Row ranges of at most ``_CHUNK`` shingles each, a larger row alone."""
+    if int(sizes.sum()) <= _CHUNK:
+        return [(0, len(sizes))] if len(sizes) and sizes.any() else []
+    pieces, lo, total = [], 0, 0
+    for i, size in enumerate(sizes.tolist()):
+        if i > lo and total + size > _CHUNK:
+            pieces.append((lo, i))
+            lo, total = i, 0
+        total += size
+    pieces.append((lo, len(sizes)))
+    return [(a, b) for a, b in pieces if sizes[a:b].any()]
+
+
+def _spans(sizes: np.ndarray) -> list[tuple[int, int]]:
+    """Ranges of whole ``_BLOCK``-row blocks of at most ``_CHUNK`` shingles, with the block before each.
+
+    A block larger than that makes a range alone.
+    """
+    per_block = np.add.reduceat(sizes, np.arange(0, len(sizes), _BLOCK)).tolist()
+    spans, lo, total = [], 0, 0
+    for b, size in enumerate(per_block):
+        if b * _BLOCK > lo and total + size > _CHUNK:
+            spans.append((lo, b * _BLOCK))
+            lo, total = b * _BLOCK, per_block[b - 1]  # the second pass reads the block before again
+        total += size
+    spans.append((lo, len(sizes)))
+    return spans
+
+
+def _csc(row: np.ndarray, new_column: np.ndarray, value: np.ndarray, n: int) -> sp.csc_matrix:
+    """The CSC matrix of entries sorted by column, then row (columns begin where ``new_column``)."""
+    pointers = np.append(np.flatnonzero(new_column), len(row))
+    return sp.csc_matrix((value, row, pointers), shape=(n, len(pointers) - 1))
+
+
+def _group_cosines(
+    gram: np.ndarray,
+    tri_start: np.ndarray,
+    local: np.ndarray,
+    starts: np.ndarray,
+    row_doc: np.ndarray,
+    weight: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """The cosine signals of consecutive documents from the lower triangles of their cosine matrices.
+
+    Cell ``(i, j)`` (``j <= i``, positions in the document) of row ``r`` is
+    ``gram[tri_start[r] + j]``.
+
+    Returns:
+        ``(cohesion, prefix, lead, best_earlier)`` arrays.
+    """
+    n = len(local)
+    per_row = local + 1
+    cell_row = np.repeat(np.arange(n), per_row)
+    cell_col = np.repeat(np.arange(n) - local, per_row) + (np.arange(len(gram)) - np.repeat(tri_start, per_row))
+    diagonal = tri_start + local
+    diag = gram[diagonal]
+    sw = np.bincount(cell_row, weights=gram * weight[cell_col], minlength=n)
+    below = cell_col < cell_row
+    lower, lower_row, lower_col = gram[below], cell_row[below], cell_col[below]
+    sw += np.bincount(lower_col, weights=lower * weight[lower_row], minlength=n)
+    dots = np.bincount(lower_row, weights=lower * weight[lower_col], minlength=n).astype(np.float64)
+    total = np.bincount(row_doc, weights=weight * sw, minlength=len(starts) - 1)
+    cohesion = _leave_one_out(sw, diag, weight, total[row_doc])
+    first = starts[:-1]
+    sizes = np.diff(starts)
+    lead = gram[tri_start]  # cell (i, 0)
+    several = first[sizes > 1]
+    lead[several] = lead[several + 1]
+    masked = gram.copy()
+    masked[diagonal] = -np.inf
+    earlier = np.maximum.reduceat(masked, tri_start)
+    earlier[first] = lead[first]
+    # The prefix norms are cumulative sums within each document: a padded grid keeps their order.
+    steps = np.zeros((len(first), int(sizes.max())))
+    steps[row_doc, local] = 2 * weight * dots + weight**2 * diag
+    np.cumsum(steps, axis=1, out=steps)
+    before = np.zeros(n)
+    later = local > 0
+    before[later] = steps[row_doc[later], local[later] - 1]
+    prefix_norm = np.sqrt(np.maximum(before, 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prefix = np.where(prefix_norm > 0, dots / prefix_norm, 0.0)
+    prefix[first] = cohesion[first]  # nothing comes before the first paragraph
+    single = first[sizes == 1]
+    for signal in (cohesion, prefix, lead, earlier):
+        signal[single] = 1.0
+    return cohesion, prefix, lead, earlier
+
+
+def _sweep(
+    rows: sp.csr_matrix,
+    offset: int,
+    skip: int,
+    weight: np.ndarray,
+    centroid: np.ndarray,
+    running: np.ndarray,
+    full: bool,
+    out: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    """The second pass of :meth:`TopicModel._blocked_cosines` over some rows, a ``_BLOCK`` at a time.
+
+    Args:
+        rows: TF-IDF rows from document row ``offset`` on (``offset`` a
+            multiple of ``_BLOCK``); the first ``skip`` ones were swept before
+            and are only looked back at.
+        weight: The document's centroid weights.
+        centroid: The document's weighted centroid, over the columns of ``rows``.
+        running: The sum of ``w_j x_j`` over the rows before ``offset + skip``;
+            updated in place.
+        full: Look back at every earlier row, not only the block before.
+        out: ``(sw, dots, best_earlier)`` arrays of the document, filled in.
+    """
+    sw, dots, earlier = out
+    for start in range(skip, rows.shape[0], _BLOCK):
+        end = min(start + _BLOCK, rows.shape[0])
+        block = rows[start:end]
+        w = weight[offset + start : offset + end]
+        sw[offset + start : offset + end] = block @ centroid
+        near = max(0, start - _BLOCK)
+        products = (block @ rows[near:end].T).toarray()  # the block before and this one, in one product
+        inner = products[:, start - near :]
+        dots[offset + start : offset + end] = block @ running + np.tril(inner, -1) @ w
+        best = np.max(np.where(np.tri(end - start, k=-1, dtype=bool), inner, -np.inf), axis=1)
+        if start > near:
+            np.maximum(best, products[:, : start - near].max(axis=1), out=best)
+        step = max(1, _CELLS // (end - start))
+        for lo in range(0, near if full else 0, step):
+            cross = (block @ rows[lo : min(lo + step, near)].T).toarray()
+            np.maximum(best, cross.max(axis=1), out=best)
+        earlier[offset + start : offset + end] = best
+        running += block.T @ w
+
+
+def _medians(lengths: np.ndarray, local: np.ndarray, sizes: np.ndarray, row_doc: np.ndarray | None) -> np.ndarray:
+    """Each document's median length (1 where it is 0), as ``np.median`` computes it."""
+    if row_doc is None:
+        median = np.array([float(np.median(lengths))])
+    else:
+        grid = np.full((len(sizes), int(sizes.max())), np.inf)
+        grid[row_doc, local] = lengths
+        grid.sort(axis=1)
+        docs = np.arange(len(sizes))
+        median = (grid[docs, (sizes - 1) // 2] + grid[docs, sizes // 2]) / 2
+    median[median == 0] = 1.0
+    return median
+
+
+def _leave_one_out(sw: np.ndarray, diag: np.ndarray, weight: np.ndarray, total: float | np.ndarray) -> np.ndarray:
     """Cosine of each row with the weighted centroid of the other rows.
 
     ``sw`` is each row's dot product with the full centroid, ``diag`` its
@@ -478,89 +906,6 @@ def _prefix(dots: np.ndarray, diag: np.ndarray, weight: np.ndarray, cohesion: np
         prefix = np.where(prefix_norm > 0, dots / prefix_norm, 0.0)
     prefix[0] = cohesion[0]  # nothing comes before the first paragraph
     return prefix
-
-
-def _dense_cosines(x: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, ...]:
-    """:func:`_cosines` for a document held densely: the same signals from its Gram matrix."""
-    m = x.shape[0]
-    if m == 1:
-        return np.ones(1), np.ones(1), np.ones(1), np.ones(1)
-    sim = x @ x.T
-    diag = np.diag(sim).copy()
-    sw = sim @ weight
-    total = float(weight @ sw)
-    cohesion = _leave_one_out(sw, diag, weight, total)
-    lead = sim[0].copy()
-    lead[0] = lead[1]
-    lower = np.tril(sim, -1)
-    dots = lower @ weight
-    below = np.tri(m, k=-1, dtype=bool)
-    earlier = np.max(np.where(below, sim, -np.inf), axis=1)
-    earlier[0] = lead[0]
-    return cohesion, _prefix(dots, diag, weight, cohesion), lead, earlier
-
-
-def _cosines(vectors: sp.csr_matrix | np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The cosine signals of one document, in blocks of rows.
-
-    Memory and time grow with ``paragraphs x _BLOCK``, not with the square of
-    the paragraph count, so documents of a million paragraphs are scored too.
-    ``best_earlier`` looks back at most ``_BLOCK`` to ``2 * _BLOCK``
-    paragraphs (every earlier one in documents of up to ``_BLOCK``).
-
-    Args:
-        vectors: L2-normalised TF-IDF rows, one per paragraph.
-        weight: Each paragraph's weight in the centroids.
-
-    Returns:
-        ``(cohesion, prefix, lead, best_earlier)`` arrays.
-    """
-    if isinstance(vectors, np.ndarray):
-        return _dense_cosines(vectors, weight)
-    x = sp.csr_matrix(vectors)
-    m = x.shape[0]
-    centroid = np.asarray(x.T @ weight).ravel()
-    sw = np.asarray(x @ centroid).ravel()
-    diag = np.asarray(x.multiply(x).sum(axis=1)).ravel()
-    total = float(centroid @ centroid)
-    cohesion = _leave_one_out(sw, diag, weight, total)
-    if m == 1:
-        return np.ones(1), np.ones(1), np.ones(1), np.ones(1)
-    lead = np.asarray((x @ x[0].T).todense()).ravel()
-    lead[0] = lead[1]
-    dots = np.zeros(m)  # x_i . (sum of w_j x_j over j < i)
-    earlier = np.zeros(m)
-    running = np.zeros(x.shape[1])
-    for start in range(0, m, _BLOCK):
-        end = min(start + _BLOCK, m)
-        block = x[start:end]
-        inner = (block @ block.T).toarray()
-        dots[start:end] = np.asarray(block @ running).ravel() + np.tril(inner, -1) @ weight[start:end]
-        back = max(0, start - _BLOCK)
-        cross = (block @ x[back:start].T).toarray() if start else np.zeros((end - start, 0))
-        lower = np.where(np.tri(end - start, k=-1, dtype=bool), inner, -np.inf)
-        earlier[start:end] = np.max(np.hstack([cross, lower]), axis=1, initial=-np.inf)
-        running += np.asarray(block.T @ weight[start:end]).ravel()
-    earlier[0] = lead[0]
-    return cohesion, _prefix(dots, diag, weight, cohesion), lead, earlier
-
-
-def _rows(matrix: sp.csr_matrix, start: int, end: int) -> sp.csr_matrix | np.ndarray:
-    """Rows ``start:end`` of ``matrix`` over only the columns they use.
-
-    A document touches a few thousand of the 2**18 buckets; vectors over its
-    own columns keep the per-document work small. Most documents are small
-    enough for a dense array, which spares scipy's per-call overhead.
-    """
-    low, high = matrix.indptr[start], matrix.indptr[end]
-    columns, inverse = np.unique(matrix.indices[low:high], return_inverse=True)
-    indptr = matrix.indptr[start : end + 1] - low
-    shape = (end - start, max(len(columns), 1))
-    if shape[0] * shape[1] <= _DENSE_LIMIT:
-        dense = np.zeros(shape)
-        dense[np.repeat(np.arange(shape[0]), np.diff(indptr)), inverse.ravel()] = matrix.data[low:high]
-        return dense
-    return sp.csr_matrix((matrix.data[low:high], inverse.ravel(), indptr), shape=shape)
 
 
 def _transformer(idf: np.ndarray) -> TfidfTransformer:

@@ -14,7 +14,9 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from dedup import topic
 from dedup.errors import ModelError
+from dedup.shingle import normalise, shingle_hashes
 from dedup.topic import FEATURES, TopicModel, default_model_path
 
 SEED_002 = Path(__file__).resolve().parents[1] / "fixtures" / "seeds" / "002_c1d64411474b32a4.txt"
@@ -179,3 +181,108 @@ def test_unseen_script_is_flagged_as_unknown() -> None:
     model = TopicModel.default()
     features = model.features(["中国在世界各地设立了一百多个非官方的警察站。", "意大利的警察站数量最多。"])
     assert features[:, FEATURES.index("known")].max() < 0.5
+
+
+COSINES = ("cohesion", "prefix", "lead", "best_earlier")
+
+
+def _by_definition(model: TopicModel, paragraphs: list[str], block: int | None) -> dict[str, np.ndarray]:
+    """The cosine signals and ``known`` straight from their definitions, with dense all-pairs matrices.
+
+    ``block``: ``best_earlier`` of a paragraph in block ``b`` looks back to the
+    start of block ``b - 1``; ``None``: at every earlier paragraph.
+    """
+    mask = model.n_features - 1
+    buckets = [shingle_hashes(normalise(p), model.shingle_size) & mask for p in paragraphs]
+    columns = np.unique(np.concatenate(buckets))
+    counts = np.zeros((len(paragraphs), len(columns)))
+    for i, b in enumerate(buckets):
+        np.add.at(counts[i], np.searchsorted(columns, b), 1.0)
+    present = counts > 0
+    x = np.where(present, 1.0 + np.log(np.where(present, counts, 1.0)), 0.0) * model.idf_[columns].astype(np.float64)
+    norms = np.linalg.norm(x, axis=1)
+    x /= np.where(norms > 0, norms, 1.0)[:, None]
+    m = len(paragraphs)
+    lengths = np.array([len(p) for p in paragraphs], dtype=np.float64)
+    weight = np.minimum(1.0, np.sqrt(lengths / 200.0)) / (1.0 + model.decay * np.arange(m))
+    weight[0] *= model.lead_weight
+
+    def cosine(rows: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+        size = np.linalg.norm(centroids, axis=1)
+        return np.where(size > 0, (rows * centroids).sum(axis=1) / np.where(size > 0, size, 1.0), 0.0)
+
+    sim = x @ x.T
+    centroid = weight @ x
+    cohesion = cosine(x, centroid[None, :] - weight[:, None] * x)
+    before = np.cumsum(weight[:, None] * x, axis=0) - weight[:, None] * x
+    prefix = cosine(x, before)
+    prefix[0] = cohesion[0]
+    lead = sim[:, 0].copy()
+    lead[0] = lead[1]
+    earlier = np.array(
+        [sim[i, (0 if block is None else max(0, (i // block - 1) * block)) : i].max(initial=-np.inf) for i in range(m)]
+    )
+    earlier[0] = lead[0]
+    seen = model.seen_[columns] > 0
+    known = np.array([seen[np.unique(np.searchsorted(columns, b))].mean() if len(b) else 0.0 for b in buckets])
+    signals = dict(zip(COSINES, (cohesion, prefix, lead, earlier), strict=True))
+    return {name: np.log(value + 0.005) for name, value in signals.items()} | {"known": known}
+
+
+def _long_document() -> list[str]:
+    rng = np.random.default_rng(1)
+    words = [f"w{i}" for i in range(150)]
+    paragraphs = SEED_002.read_text(encoding="utf-8").split("\n")
+    paragraphs += [" ".join(rng.choice(words, int(rng.integers(3, 25)))) + "." for _ in range(60)]
+    paragraphs[30] = ""  # no shingles: a zero vector
+    paragraphs[40] = " ".join(rng.choice(words, 900))  # more shingles than a chunk: counted alone
+    return paragraphs
+
+
+@pytest.mark.parametrize(
+    ("dense_limit", "keep", "look_back"),
+    [
+        (1, 0, 8),  # blocks recomputed from the hashes in the second pass
+        (1, 10**9, 8),  # blocks kept between the passes
+        (10**9, 0, None),  # small enough to look back at every earlier paragraph
+    ],
+)
+def test_blocked_features_equal_the_definitions(
+    monkeypatch: pytest.MonkeyPatch, dense_limit: int, keep: int, look_back: int | None
+) -> None:
+    """A document scored in blocks, over several spans, has the features of the direct computation."""
+    model = TopicModel.default()
+    paragraphs = _long_document()
+    whole = model.features(paragraphs)  # one group, every pair at once
+    monkeypatch.setattr(topic, "_BLOCK", 8)
+    monkeypatch.setattr(topic, "_CHUNK", 2000)
+    monkeypatch.setattr(topic, "_DENSE_LIMIT", dense_limit)
+    monkeypatch.setattr(topic, "_KEEP", keep)
+    blocked = model.features(paragraphs)
+    expected = _by_definition(model, paragraphs, look_back)
+    for name, values in expected.items():
+        assert np.abs(blocked[:, FEATURES.index(name)] - values).max() <= 1e-9, name
+    for name in FEATURES:
+        if name != "best_earlier":
+            assert np.abs(blocked[:, FEATURES.index(name)] - whole[:, FEATURES.index(name)]).max() <= 1e-9, name
+
+
+def test_grouped_features_equal_the_definitions() -> None:
+    """Documents scored together have each the features of the direct computation, and of scoring it alone."""
+    model = TopicModel.default()
+    paragraphs = _long_document()
+    documents = [paragraphs[:22], paragraphs[22:23], [], paragraphs[23:50], paragraphs[50:]]
+    together = model.features_batch(documents)
+    for document, features in zip(documents, together, strict=True):
+        assert features.shape == (len(document), len(FEATURES))
+        if len(document) > 1:
+            for name, values in _by_definition(model, document, None).items():
+                assert np.abs(features[:, FEATURES.index(name)] - values).max() <= 1e-9, name
+        assert np.abs(features - model.features(document)).max(initial=0.0) <= 1e-9
+    assert np.all(together[1][:, [FEATURES.index(name) for name in COSINES]] == 0.0 + np.log(1.005))
+
+
+def test_features_reject_hashes_of_another_shape() -> None:
+    model = TopicModel.default()
+    with pytest.raises(ValueError, match="hashes"):
+        model.features(["one", "two"], [np.zeros(1, np.uint32)])
