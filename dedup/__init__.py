@@ -11,7 +11,7 @@ import logging
 from dedup.cleaner import Cleaner
 from dedup.config import Config, DedupConfig, InputConfig, ShingleConfig, TopicConfig
 from dedup.data import CleanResult, Decision, Document, Paragraph, Reason, Ref
-from dedup.errors import ConfigError, DedupError, IndexMismatchError, InputError, ModelError
+from dedup.errors import ConfigError, DedupError, IndexFileError, IndexMismatchError, InputError, ModelError
 from dedup.store import IndexStore, MemoryStore, open_store
 from dedup.topic import TopicModel
 
@@ -26,6 +26,7 @@ __all__ = [
     "DedupConfig",
     "DedupError",
     "Document",
+    "IndexFileError",
     "IndexMismatchError",
     "IndexStore",
     "InputConfig",

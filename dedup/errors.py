@@ -41,5 +41,9 @@ class IndexMismatchError(DedupError, ValueError):
     """An index store was built with settings other than the cleaner's."""
 
 
+class IndexFileError(DedupError, ValueError):
+    """A saved index file is missing, damaged, or not a dedup index."""
+
+
 class ModelError(DedupError, ValueError):
     """A topic model file is missing, malformed, or not a dedup model."""

@@ -48,9 +48,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from dedup.errors import DedupError, IndexMismatchError
+from dedup.errors import DedupError, IndexFileError, IndexMismatchError
 from dedup.read import InputFile
-from dedup.store import IndexFileError, MemoryStore
+from dedup.store import MemoryStore
 from dedup.write import Summary, atomic_binary
 
 STATE_FORMAT = "dedup-state"

@@ -39,16 +39,12 @@ import numpy as np
 
 from dedup.bands import BandIndex
 from dedup.data import Ref
-from dedup.errors import ConfigError, DedupError, IndexMismatchError
+from dedup.errors import ConfigError, IndexFileError, IndexMismatchError
 from dedup.minhash import sketch_similarity
 
 INDEX_FORMAT = "dedup-index"
 INDEX_VERSION = 1
 _S = TypeVar("_S", bound="IndexStore")
-
-
-class IndexFileError(DedupError, ValueError):
-    """A saved index file is missing, damaged, or not a dedup index."""
 
 
 @dataclass(frozen=True)

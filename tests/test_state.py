@@ -14,12 +14,12 @@ import pytest
 
 from dedup.config import Config, ShingleConfig
 from dedup.data import Ref
-from dedup.errors import DedupError, IndexMismatchError
+from dedup.errors import DedupError, IndexFileError, IndexMismatchError
 from dedup.minhash import band_keys, lsh_params, signatures, sketch
 from dedup.read import InputFile
 from dedup.shingle import exact_key, normalise, shingle_hashes
 from dedup.state import MANIFEST, RunState, Stamp, StateError
-from dedup.store import IndexFileError, MemoryStore
+from dedup.store import MemoryStore
 from dedup.write import Summary
 
 FINGERPRINT = Config().fingerprint()
