@@ -371,7 +371,8 @@ def limit_error(doc: Document, config: InputConfig) -> str | None:
                 f"document {doc.id!r} has {size} bytes, more than the limit of {config.max_doc_bytes}; "
                 "raise it with --max-doc-bytes"
             )
-    if text.count("\n") + text.count("\r") >= config.max_paragraphs:  # fewer line breaks: fewer paragraphs
+    # Fewer characters, or fewer line breaks, than the limit: fewer paragraphs too.
+    if len(text) >= config.max_paragraphs and text.count("\n") + text.count("\r") >= config.max_paragraphs:
         count = len(split_paragraphs(text)[0])
         if count > config.max_paragraphs:
             return (
