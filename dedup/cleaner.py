@@ -62,6 +62,27 @@ class Analysis:
     signatures: np.ndarray | None = None
     doc_keys: list[int] | None = None
     doc_sketch: bytes = b""
+    text: str | None = None
+    removed: dict[int, str] | None = None
+
+    def packed(self, paragraph_stages: bool) -> Analysis:
+        """What a worker sends back: no document (the parent has it), and unless a
+        cross-document stage looks at paragraphs, the kept text joined and the removed
+        paragraphs' texts instead of paragraph objects and signatures."""
+        if paragraph_stages:
+            return replace(self, doc=_SENT_BACK)
+        kept = [self.paragraphs[d.index] for d in self.decisions if d.kept]
+        return replace(
+            self, doc=_SENT_BACK, paragraphs=[], head="", tail="", signatures=None,
+            text=join_paragraphs(kept, self.head, self.tail),
+            removed={d.index: self.paragraphs[d.index].text for d in self.decisions if not d.kept},
+        )
+
+    def removed_texts(self, decisions: Iterable[Decision]) -> dict[int, str]:
+        """The texts of the paragraphs these decisions remove."""
+        if self.removed is not None:
+            return {d.index: self.removed[d.index] for d in decisions if not d.kept}
+        return {d.index: self.paragraphs[d.index].text for d in decisions if not d.kept}
     error: str | None = None
 
 
@@ -282,15 +303,12 @@ class Cleaner:
 
     @staticmethod
     def _analyse_remote(batch: list[Document | InvalidRecord]) -> list[Analysis | InvalidRecord]:
-        # What goes back through the pipe is pickled and copied: leave out what the parent has
-        # (the documents) or does not need (per-paragraph signatures, unless a cross-document
-        # stage looks at paragraphs).
+        # What goes back through the pipe is pickled and copied, and unpickled by the parent,
+        # the one serial process: send as little, in as few objects, as the parent needs.
         config = _WORKER_CLEANER.config
-        paragraph_signatures = config.dedup.boilerplate or config.dedup.cross_doc_paragraphs
+        paragraph_stages = config.dedup.boilerplate or config.dedup.cross_doc_paragraphs
         return [
-            replace(item, doc=_SENT_BACK, signatures=item.signatures if paragraph_signatures else None)
-            if isinstance(item, Analysis)
-            else item
+            item.packed(paragraph_stages) if isinstance(item, Analysis) else item
             for item in _WORKER_CLEANER._analyse(batch)
         ]
 
@@ -349,8 +367,11 @@ class Cleaner:
             kept = [d.index for d in decisions if d.kept]
         if not kept:
             return self._dropped(analysis, Reason.EMPTY, 0.0, None)
-        text = join_paragraphs((analysis.paragraphs[i] for i in kept), analysis.head, analysis.tail)
-        removed = {d.index: analysis.paragraphs[d.index].text for d in decisions if not d.kept}
+        if analysis.text is not None:  # joined by the worker: no later stage removed anything
+            text = analysis.text
+        else:
+            text = join_paragraphs((analysis.paragraphs[i] for i in kept), analysis.head, analysis.tail)
+        removed = analysis.removed_texts(decisions)
         return CleanResult(
             doc.id, text, None, tuple(decisions), doc.fields, source=doc.source, line=doc.line,
             metadata={"removed": removed} if removed else {},
@@ -362,9 +383,7 @@ class Cleaner:
         decisions = tuple(
             decide.remove(d, reason, score, duplicate_of) if d.kept else d for d in analysis.decisions
         )
-        removed = {
-            d.index: analysis.paragraphs[d.index].text for d in decisions if d.reason is not reason
-        }
+        removed = analysis.removed_texts(analysis.decisions)  # the removals before the whole document's
         metadata = {"original": doc.text, **({"removed": removed} if removed else {})}
         return CleanResult(
             doc.id, "", reason, decisions, doc.fields, score, duplicate_of, source=doc.source, line=doc.line,
