@@ -13,7 +13,6 @@ import gzip
 import io
 import json
 import os
-import re
 import sys
 import tempfile
 from collections import Counter
@@ -27,7 +26,6 @@ from dedup.data import CleanResult, Reason
 
 STDOUT = "-"
 REPORT_TEXT_CHARS = 1000
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @contextmanager
@@ -118,9 +116,12 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False)  # one encoder: json.dumps with 
 def dumps(record: dict[str, Any]) -> str:
     """One JSONL line."""
     line = _ENCODER.encode(record)
-    if _SURROGATE.search(line):
-        # A lone surrogate (JSON "\\ud800" in the input) has no UTF-8 form: keep it as the escape it came as.
-        line = json.dumps(record)
+    if not line.isascii():  # isascii is free on CPython's strings; encoding checks faster than a search
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate (JSON "\\ud800" in the input) has no UTF-8 form: keep it as the escape it came as.
+            line = json.dumps(record)
     return line + "\n"
 
 
