@@ -194,10 +194,7 @@ def sketch(signature: np.ndarray) -> bytes:
     (standard deviation 0.042 at a similarity of 0.7, against 0.040 for the
     full signature).
     """
-    low = (signature & np.uint32((1 << SKETCH_BITS) - 1)).astype(np.uint8)
-    if len(low) % 2:
-        low = np.append(low, np.uint8(0))
-    return (low[0::2] | (low[1::2] << np.uint8(SKETCH_BITS))).tobytes()
+    return sketches(signature[None, :])[0]
 
 
 def sketches(signature_rows: np.ndarray) -> list[bytes]:
