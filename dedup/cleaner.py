@@ -64,6 +64,7 @@ class Analysis:
     doc_sketch: bytes = b""
     text: str | None = None
     removed: dict[int, str] | None = None
+    error: str | None = None
 
     def packed(self, paragraph_stages: bool) -> Analysis:
         """What a worker sends back: no document (the parent has it), and unless a
@@ -75,7 +76,7 @@ class Analysis:
         return replace(
             self, doc=_SENT_BACK, paragraphs=[], head="", tail="", signatures=None,
             text=join_paragraphs(kept, self.head, self.tail),
-            removed={d.index: self.paragraphs[d.index].text for d in self.decisions if not d.kept},
+            removed=self.removed_texts(self.decisions),
         )
 
     def removed_texts(self, decisions: Iterable[Decision]) -> dict[int, str]:
@@ -83,7 +84,6 @@ class Analysis:
         if self.removed is not None:
             return {d.index: self.removed[d.index] for d in decisions if not d.kept}
         return {d.index: self.paragraphs[d.index].text for d in decisions if not d.kept}
-    error: str | None = None
 
 
 def analyse_batch(docs: list[Document], config: Config, model: TopicModel | None) -> list[Analysis]:
@@ -178,7 +178,7 @@ def _topic_decisions(
     the trailer after it was removed.
     """
     position = FEATURES.index("position")
-    first = {k: [d.index for d in analysis.decisions if d.kept] for k, analysis in enumerate(analyses)}
+    first = [[d.index for d in analysis.decisions if d.kept] for analysis in analyses]
     pending = [k for k in range(len(analyses)) if first[k]]
     for round_ in range(config.topic.rounds):
         candidates = [[d.index for d in analyses[k].decisions if d.kept] for k in pending]

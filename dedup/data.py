@@ -17,7 +17,6 @@ def _reduce(self: Any) -> tuple[type, tuple[Any, ...]]:
     return type(self), tuple(getattr(self, name) for name in self.__slots__)
 
 
-
 class Reason(StrEnum):
     """Why a paragraph or a document was removed: the one fixed set.
 
