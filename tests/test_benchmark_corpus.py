@@ -20,12 +20,7 @@ from random import Random
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    # ``python -m pytest`` puts the checkout on sys.path, plain ``pytest`` does not.
-    sys.path.insert(0, str(REPO))
-
-from benchmarks.corpus import (  # noqa: E402
+from benchmarks.corpus import (
     DAMAGE_TAGS,
     LABELS,
     MIN_PARAGRAPH_CHARS,
@@ -39,7 +34,7 @@ from benchmarks.corpus import (  # noqa: E402
     paragraph_key,
     split_of,
 )
-from benchmarks.quality import (  # noqa: E402
+from benchmarks.quality import (
     TARGETS,
     NoopCleaner,
     OracleCleaner,
@@ -48,6 +43,8 @@ from benchmarks.quality import (  # noqa: E402
     evaluate,
     overlap,
 )
+
+REPO = Path(__file__).resolve().parents[1]
 
 N_DOCS = 100
 

@@ -15,12 +15,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    # ``python -m pytest`` puts the checkout on sys.path, plain ``pytest`` does not.
-    sys.path.insert(0, str(REPO))
-
-from benchmarks.speed import (  # noqa: E402
+from benchmarks.speed import (
     NUM_PERM,
     Batch,
     PeerResults,
