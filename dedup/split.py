@@ -9,7 +9,9 @@ kept paragraphs with their separators reproduces the input byte for byte.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+
+import numpy as np
 
 from dedup.data import Paragraph
 
@@ -69,4 +71,62 @@ def join_paragraphs(paragraphs: Iterable[Paragraph], head: str, tail: str) -> st
     if not parts:
         return ""
     parts.append(tail)
+    return "".join(parts)
+
+
+def paragraph_spans(text: str) -> np.ndarray:
+    """Where each paragraph of ``text`` starts and ends: the same paragraphs as :func:`split_paragraphs`.
+
+    Spans are what crosses a process boundary instead of paragraph texts: the
+    receiver has the document, and ``text[start:end]`` is the paragraph.
+
+    Returns:
+        An ``(n, 2)`` int64 array of ``(start, end)`` string offsets.
+
+    Example:
+        >>> paragraph_spans("a\\r\\n\\r\\nbc\\n").tolist()
+        [[0, 1], [5, 7]]
+    """
+    spans = [match.span() for match in _LINE.finditer(text) if not match.group().isspace()]
+    return np.array(spans, dtype=np.int64).reshape(len(spans), 2)
+
+
+def join_kept(text: str, spans: np.ndarray, kept: Sequence[bool]) -> str:
+    """The text of the kept paragraphs, as :func:`join_paragraphs` joins them.
+
+    Each run of consecutive kept paragraphs is one slice of ``text``, so a
+    document that keeps everything costs nothing.
+
+    Args:
+        text: The document text.
+        spans: Its paragraph spans (:func:`paragraph_spans`).
+        kept: One flag per paragraph.
+
+    Example:
+        >>> text = "t\\n\\na\\nb\\n"
+        >>> join_kept(text, paragraph_spans(text), [True, False, True])
+        't\\nb\\n'
+        >>> join_kept(text, paragraph_spans(text), [False, True, True])
+        'a\\nb\\n'
+    """
+    n = len(spans)
+    parts: list[str] = []
+    i = 0
+    while i < n:
+        if not kept[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and kept[j + 1]:
+            j += 1
+        if parts:  # a later run takes the separator before its first paragraph
+            parts.append(text[int(spans[i - 1][1]) : int(spans[j][1])])
+        elif i == 0:
+            parts.append(text[: int(spans[j][1])])
+        else:  # the first kept paragraph takes the document's head instead of its own separator
+            parts.append(text[: int(spans[0][0])] + text[int(spans[i][0]) : int(spans[j][1])])
+        i = j + 1
+    if not parts:
+        return ""
+    parts.append(text[int(spans[-1][1]) :])
     return "".join(parts)
