@@ -1,8 +1,20 @@
 """The one place that decides what is removed, and why.
 
-Stages before this one measure (repeats, topic scores, index matches);
-this module turns measurements into :class:`~dedup.data.Decision` records,
-each removal carrying exactly one :class:`~dedup.data.Reason`.
+Stages measure (repeats, topic scores, index matches); this module turns
+measurements into :class:`~dedup.data.Decision` records, each removal
+carrying exactly one :class:`~dedup.data.Reason`, and builds every
+:class:`~dedup.data.CleanResult`. No other module makes a removal (a test
+holds this). The stages call the rules in a fixed order, each given the
+decisions made so far, since what the index answers depends on them (a
+document's signature is built from the paragraphs still kept, and only
+unmatched items are inserted):
+
+1. :func:`repeat_decisions`: repeats within the document;
+2. :func:`topic_decisions`: off-topic paragraphs;
+3. :func:`boilerplate`: short lines seen in earlier documents;
+4. :func:`duplicate_document`: the document repeats an earlier one;
+5. :func:`cross_document_repeats`: paragraphs of earlier documents;
+6. :func:`empty`: nothing left; then :func:`result`.
 
 Off-topic rules (see ``docs/topic.md``): teasers, related-story lists and
 widgets come after the article, as a run. The trailing run is the suffix
@@ -18,13 +30,26 @@ never empties a document.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from dedup.config import TopicConfig
-from dedup.data import Decision, Reason, Ref
+from dedup.config import DedupConfig, TopicConfig
+from dedup.data import CleanResult, Decision, Document, Reason, Ref
 from dedup.match import Repeat
+from dedup.store import Match
+
+if TYPE_CHECKING:
+    from dedup.read import InvalidRecord
+
+
+class Drop(NamedTuple):
+    """Why a whole document goes."""
+
+    reason: Reason
+    score: float
+    duplicate_of: Ref | None = None
 
 
 def repeat_decisions(doc_id: str, repeats: Sequence[Repeat | None]) -> list[Decision]:
@@ -123,3 +148,93 @@ def topic_decisions(
 def remove(decision: Decision, reason: Reason, score: float, duplicate_of: Ref | None = None) -> Decision:
     """A kept paragraph's decision turned into a removal."""
     return Decision(decision.index, False, reason, score, duplicate_of, decision.metadata)
+
+
+def boilerplate(decisions: Sequence[Decision], seen: Mapping[int, int], dedup: DedupConfig) -> list[Decision]:
+    """Remove short lines that ``dedup.boilerplate_min_docs`` earlier documents had.
+
+    Args:
+        decisions: Decisions so far, one per paragraph.
+        seen: For each short kept line, how many earlier documents had it.
+        dedup: The settings.
+    """
+    out = list(decisions)
+    for i, count in seen.items():
+        if count >= dedup.boilerplate_min_docs:
+            out[i] = remove(out[i], Reason.BOILERPLATE, float(count))
+    return out
+
+
+def duplicate_document(match: Match | None) -> Drop | None:
+    """A document whose kept text the index matched (at the document threshold) repeats that one."""
+    return None if match is None else Drop(Reason.DUPLICATE_DOCUMENT, match.score, match.ref)
+
+
+def cross_document_repeats(
+    decisions: Sequence[Decision], exact: Mapping[int, Ref], near: Mapping[int, Match]
+) -> list[Decision]:
+    """Remove paragraphs that repeat paragraphs of earlier documents.
+
+    Args:
+        decisions: Decisions so far, one per paragraph.
+        exact: Paragraphs whose normalised text an earlier paragraph had, and where.
+        near: Paragraphs the index matched with an earlier one at the repeat threshold.
+    """
+    out = list(decisions)
+    for i, ref in exact.items():
+        out[i] = remove(out[i], Reason.DUPLICATE, 1.0, ref)
+    for i, match in near.items():
+        out[i] = remove(out[i], Reason.NEAR_DUPLICATE, match.score, match.ref)
+    return out
+
+
+def empty(decisions: Sequence[Decision]) -> Drop | None:
+    """A document with no paragraph left (or none on input) is dropped."""
+    return None if any(d.kept for d in decisions) else Drop(Reason.EMPTY, 0.0)
+
+
+def result(
+    doc: Document, decisions: Sequence[Decision], drop: Drop | None, text: str, removed: dict[int, str]
+) -> CleanResult:
+    """The outcome for one document.
+
+    Args:
+        doc: The document.
+        decisions: The paragraph decisions.
+        drop: Why the whole document goes, or ``None``.
+        text: The kept text (ignored when the document is dropped).
+        removed: The texts of the paragraphs ``decisions`` removed.
+    """
+    if drop is None:
+        return CleanResult(
+            doc.id, text, None, tuple(decisions), doc.fields, source=doc.source, line=doc.line,
+            metadata={"removed": removed} if removed else {},
+        )
+    metadata: dict[str, Any] = {"original": doc.text, **({"removed": removed} if removed else {})}
+    return CleanResult(
+        doc.id,
+        "",
+        drop.reason,
+        tuple(remove(d, drop.reason, drop.score, drop.duplicate_of) if d.kept else d for d in decisions),
+        doc.fields,
+        drop.score,
+        drop.duplicate_of,
+        source=doc.source,
+        line=doc.line,
+        metadata=metadata,
+    )
+
+
+def invalid(record: InvalidRecord) -> CleanResult:
+    """The ``invalid`` result that accounts for a record the readers skipped."""
+    where = record.source if record.line is None else f"{record.source}:{record.line}"
+    return CleanResult(
+        record.id if record.id is not None else where,
+        "",
+        Reason.INVALID,
+        (),
+        record.fields,
+        source=record.source,
+        line=record.line,
+        metadata={"error": record.message},
+    )

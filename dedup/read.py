@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, cast
 
 from dedup.config import InputConfig
-from dedup.data import CleanResult, Document, Reason
+from dedup.data import Document
 from dedup.errors import InputError
 from dedup.split import split_paragraphs
 
@@ -60,20 +60,6 @@ class InvalidRecord:
     message: str
     id: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
-
-    def result(self) -> CleanResult:
-        """The ``invalid`` result that accounts for this record."""
-        where = self.source if self.line is None else f"{self.source}:{self.line}"
-        return CleanResult(
-            self.id if self.id is not None else where,
-            "",
-            Reason.INVALID,
-            (),
-            self.fields,
-            source=self.source,
-            line=self.line,
-            metadata={"error": self.message},
-        )
 
 
 def kind_of(path: str | Path) -> Literal["jsonl", "txt"] | None:

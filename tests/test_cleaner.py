@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from dedup import Cleaner, CleanResult, Config, DedupConfig, Document, InputConfig, Reason, TopicConfig
+from dedup.cleaner import BATCH_SIZE
 from dedup.errors import IndexMismatchError, InputError
 from dedup.store import MemoryStore
 from dedup.topic import FEATURES, TopicModel, default_model_path
@@ -163,7 +164,7 @@ def test_workers_give_identical_results() -> None:
     ids=["default", "cross-document-paragraphs", "no-topic"],
 )
 def test_workers_give_identical_results_on_varied_documents(config: Config) -> None:
-    """Workers send back less than they computed (no document, signatures only when the parent needs them)."""
+    """Workers send back the analyses in the wire encoding, without the documents."""
     rng = random.Random(3)
     lines = [line for line in (DOUBLED + "\n" + TEASERS).split("\n") if line.strip()] + ARTICLE + WEATHER
     docs = [{"id": f"d{i}", "text": "\n".join(rng.sample(lines, rng.randint(2, 12)))} for i in range(700)]
@@ -242,3 +243,17 @@ def test_topic_rounds_rescore_changed_documents_at_their_first_positions() -> No
 def test_topic_rounds_must_be_positive() -> None:
     with pytest.raises(ValueError, match="topic rounds must be at least 1"):
         TopicConfig(rounds=0)
+
+
+def test_one_batch_is_cleaned_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A per-document call never starts a worker pool, whatever ``workers`` is."""
+
+    def no_pool(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a worker pool was started for one batch")
+
+    monkeypatch.setattr("dedup.cleaner.ordered_map", no_pool)
+    cleaner = Cleaner(workers=2)
+    assert cleaner.clean_text(DOUBLED).text == Cleaner().clean_text(DOUBLED).text
+    assert len(list(cleaner.clean({"id": str(i), "text": TEASERS} for i in range(BATCH_SIZE)))) == BATCH_SIZE
+    with pytest.raises(AssertionError, match="worker pool"):  # two batches do use the pool
+        list(cleaner.clean({"id": str(i), "text": TEASERS} for i in range(BATCH_SIZE + 1)))

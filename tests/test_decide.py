@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+import dedup
 from dedup.config import TopicConfig
 from dedup.data import Decision, Reason, Ref
 from dedup.decide import off_topic, remove, repeat_decisions, topic_decisions
@@ -82,3 +86,36 @@ def test_remove_keeps_metadata() -> None:
     d = Decision(3, True, metadata={"k": 1})
     r = remove(d, Reason.BOILERPLATE, 4.0)
     assert (r.index, r.kept, r.reason, r.score, r.metadata) == (3, False, Reason.BOILERPLATE, 4.0, {"k": 1})
+
+
+def test_only_decide_builds_decisions_and_results() -> None:
+    """One place decides: no other module of the package constructs a Decision or a CleanResult,
+    or removes with ``decide.remove``, so every removal and its reason comes from ``dedup.decide``.
+
+    The one exception restores, in the parent process, decisions that ``decide`` made in a worker
+    (``analysis.from_wire``); ``tests/test_analysis.py`` checks that they come back equal.
+    """
+    package = Path(dedup.__file__).parent
+    allowed = {("analysis.py", "from_wire")}
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name in ("decide.py", "data.py"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        exempt = {
+            id(node)
+            for function in ast.walk(tree)
+            if isinstance(function, ast.FunctionDef) and (path.name, function.name) in allowed
+            for node in ast.walk(function)
+        }
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or id(node) in exempt:
+                continue
+            func = node.func
+            called = func.id if isinstance(func, ast.Name) else ""
+            if isinstance(func, ast.Attribute):
+                owner = func.value.id if isinstance(func.value, ast.Name) else ""
+                called = func.attr if func.attr != "replace" or owner == "dataclasses" else ""
+            if called in ("Decision", "CleanResult", "remove", "replace"):
+                offenders.append(f"{path.relative_to(package)}:{node.lineno}: {called}(...)")
+    assert offenders == []

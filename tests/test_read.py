@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from dedup import decide
 from dedup.config import InputConfig
 from dedup.data import Document, Reason
 from dedup.errors import InputError
@@ -181,7 +182,7 @@ def test_read_jsonl_skip_bad_line(tmp_path, case):
     # The id is kept when the line is JSON enough to have one; otherwise the report names the line.
     salvaged = "b" if case in ("no-text", "text-null", "invalid-utf8") else None
     assert invalid.id == salvaged
-    result = invalid.result()
+    result = decide.invalid(invalid)
     assert result.dropped is Reason.INVALID
     assert result.id == (salvaged or f"{path}:2")
     assert result.metadata == {"error": invalid.message}
@@ -329,7 +330,7 @@ def test_read_inputs_limits(tmp_path, write_jsonl, kind):
     assert (caught.value.source, caught.value.line) == where
     assert isinstance(skipped[0], InvalidRecord)
     assert (skipped[0].source, skipped[0].line) == where
-    assert skipped[0].result().id == ("a" if kind == "jsonl" else "in.txt")
+    assert decide.invalid(skipped[0]).id == ("a" if kind == "jsonl" else "in.txt")
     assert [d.id for d in skipped[1:]] == (["b"] if kind == "jsonl" else [])
 
 
@@ -385,7 +386,7 @@ def test_read_jsonl_not_compressed_as_named(tmp_path, name, data, message):
 
     assert (caught.value.source, caught.value.line) == (str(path), 1)
     assert skipped == [InvalidRecord(str(path), 1, caught.value.reason)]
-    assert skipped[0].result().id == f"{path}:1"
+    assert decide.invalid(skipped[0]).id == f"{path}:1"
 
 
 def test_read_jsonl_unopenable_file_is_skipped_as_one_record(tmp_path):
