@@ -195,30 +195,40 @@ def _topic_stage(work: list[_Work], config: Config, model: TopicModel) -> None:
     nothing more to remove. Later rounds keep each paragraph's position in
     the first round: a paragraph does not look more like a trailer because
     the trailer after it was removed.
+
+    When a round removes the first copy of a repeated paragraph, the next
+    copy is put back (:func:`dedup.decide.promote_copies`) and judged in the
+    next round, at its own position, even past the round limit.
     """
     position = FEATURES.index("position")
-    first = [[d.index for d in item.decisions if d.kept] for item in work]
-    pending = [k for k in range(len(work)) if first[k]]
-    for round_ in range(config.topic.rounds):
+    placed = [[d.index for d in item.decisions if d.kept] for item in work]
+    pending = [k for k in range(len(work)) if placed[k]]
+    round_ = 0
+    while pending:
         candidates = [[d.index for d in work[k].decisions if d.kept] for k in pending]
         features = model.features_batch(
             [[work[k].texts[i] for i in kept] for k, kept in zip(pending, candidates, strict=True)],
             [[work[k].hashes[i] for i in kept] for k, kept in zip(pending, candidates, strict=True)],
         )
-        changed = []
+        changed, promoted_now = [], set()
         for k, kept, matrix in zip(pending, candidates, features, strict=True):
             item = work[k]
             if round_:
-                rank = {index: n for n, index in enumerate(first[k])}
-                matrix[:, position] = [rank[i] / max(len(first[k]) - 1, 1) for i in kept]
+                rank = {index: n for n, index in enumerate(placed[k])}
+                matrix[:, position] = [rank[i] / max(len(placed[k]) - 1, 1) for i in kept]
             junk, substantial = model.shapes(matrix)
             scores = model.score_samples(matrix)
             item.decisions = decide.topic_decisions(item.decisions, kept, scores, junk, substantial, config.topic)
-            if sum(d.kept for d in item.decisions) < len(kept):
+            removed = sum(d.kept for d in item.decisions) < len(kept)
+            item.decisions, heirs = decide.promote_copies(item.decisions)
+            if heirs:
+                placed[k] = sorted(placed[k] + heirs)
+                promoted_now.add(k)
+            if removed or heirs:
                 changed.append(k)
-        if not changed:
-            return
-        pending = changed
+        round_ += 1
+        # Past the round limit, only documents with copies put back are judged again.
+        pending = changed if round_ < config.topic.rounds else [k for k in changed if k in promoted_now]
 
 
 # -- the wire -------------------------------------------------------------------------------------

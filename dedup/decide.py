@@ -10,7 +10,9 @@ document's signature is built from the paragraphs still kept, and only
 unmatched items are inserted):
 
 1. :func:`repeat_decisions`: repeats within the document;
-2. :func:`topic_decisions`: off-topic paragraphs;
+2. :func:`topic_decisions`: off-topic paragraphs, with :func:`promote_copies`
+   after each round: a repeat never points at a paragraph that a later
+   within-document stage removed;
 3. :func:`boilerplate`: short lines seen in earlier documents;
 4. :func:`duplicate_document`: the document repeats an earlier one;
 5. :func:`cross_document_repeats`: paragraphs of earlier documents;
@@ -143,6 +145,45 @@ def topic_decisions(
         else:
             out[i] = Decision(i, True, None, score)
     return out
+
+
+_REPEATS = (Reason.DUPLICATE, Reason.NEAR_DUPLICATE)
+
+
+def promote_copies(decisions: Sequence[Decision]) -> tuple[list[Decision], list[int]]:
+    """Let the next copy stand in for a first occurrence that a later stage removed.
+
+    The repeat stage keeps the first copy of each repeated paragraph. When a
+    later within-document stage removes that copy (a headline repeated in a
+    menu that the topic stage removes with the menu), the earliest other
+    copy is put back, to be judged on its own at its own place, and the
+    remaining copies point at it. If that stage removes it too, the next
+    copy follows, and so on: the copy that survives is the first one the
+    other stages keep, and when they keep none, each copy is removed for
+    their reason, never as a repeat of removed text.
+
+    Args:
+        decisions: One decision per paragraph, after a round of a later stage.
+
+    Returns:
+        The new decisions, and the indexes of the copies put back (to be judged).
+    """
+    out = list(decisions)
+    copies: dict[int, list[int]] = {}
+    for d in out:
+        if d.reason in _REPEATS and d.duplicate_of is not None and d.duplicate_of.paragraph is not None:
+            copies.setdefault(d.duplicate_of.paragraph, []).append(d.index)
+    promoted = []
+    for first, later in sorted(copies.items()):
+        if out[first].kept or out[first].reason in _REPEATS:
+            continue
+        heir, rest = later[0], later[1:]
+        out[heir] = Decision(heir, True, None, 0.0, None, out[heir].metadata)
+        for i in rest:
+            d = out[i]
+            out[i] = Decision(i, False, d.reason, d.score, Ref(d.duplicate_of.id, heir), d.metadata)  # type: ignore[union-attr]
+        promoted.append(heir)
+    return out, promoted
 
 
 def remove(decision: Decision, reason: Reason, score: float, duplicate_of: Ref | None = None) -> Decision:

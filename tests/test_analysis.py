@@ -113,3 +113,32 @@ def test_within_document_repeats_point_into_the_document_after_decoding() -> Non
     assert decoded.decisions[1].reason is Reason.DUPLICATE
     assert decoded.decisions[1].duplicate_of is not None
     assert (decoded.decisions[1].duplicate_of.id, decoded.decisions[1].duplicate_of.paragraph) == ("a", 0)
+
+
+TEASER_LINES = [
+    "FOOTBALL: United sign a new striker from Brazil for a record fee as the club prepares for",
+    "ELECTION: Voters in the north head to the polls on Sunday in a contest that could reshape",
+    "Photo: EPA-EFE / Xinhua",
+    "Most read",
+]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_no_repeat_points_at_removed_text(seed: int) -> None:
+    """The invariant: a paragraph removed as a repeat within its document points at a copy that
+    the within-document stages keep; the text of a repeat is never lost with its first copy."""
+    rng = random.Random(seed)
+    pool = LINES[:4] + LINES[9:10] + TEASER_LINES
+    docs = []
+    for i in range(120):
+        body = rng.choices(pool, k=rng.randint(2, 10))
+        body += rng.sample(body, k=rng.randint(0, len(body)))  # repeats, some after the teasers
+        docs.append(Document(f"d{i}", "\n".join(body)))
+    removed_as_repeat = 0
+    for analysis in analyse_batch(docs, Config(), TopicModel.default()):
+        for d in analysis.decisions:
+            if d.reason in (Reason.DUPLICATE, Reason.NEAR_DUPLICATE):
+                removed_as_repeat += 1
+                assert d.duplicate_of is not None and d.duplicate_of.paragraph is not None
+                assert analysis.decisions[d.duplicate_of.paragraph].kept, (analysis.doc.text, d)
+    assert removed_as_repeat > 100

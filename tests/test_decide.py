@@ -11,7 +11,7 @@ import pytest
 import dedup
 from dedup.config import TopicConfig
 from dedup.data import Decision, Reason, Ref
-from dedup.decide import off_topic, remove, repeat_decisions, topic_decisions
+from dedup.decide import off_topic, promote_copies, remove, repeat_decisions, topic_decisions
 from dedup.match import Repeat
 
 TOPIC = TopicConfig(threshold=0.5, inner_threshold=0.9)
@@ -119,3 +119,28 @@ def test_only_decide_builds_decisions_and_results() -> None:
             if called in ("Decision", "CleanResult", "remove", "replace"):
                 offenders.append(f"{path.relative_to(package)}:{node.lineno}: {called}(...)")
     assert offenders == []
+
+
+def _repeat(i: int, of: int, reason: Reason = Reason.DUPLICATE) -> Decision:
+    return Decision(i, False, reason, 1.0, Ref("d", of))
+
+
+def test_promote_copies_puts_back_the_next_copy() -> None:
+    decisions = [
+        Decision(0, False, Reason.OFF_TOPIC, 0.9),
+        Decision(1, True),
+        _repeat(2, 0),
+        _repeat(3, 0, Reason.NEAR_DUPLICATE),
+        _repeat(4, 1),
+    ]
+    out, promoted = promote_copies(decisions)
+    assert promoted == [2]
+    assert out[2] == Decision(2, True)
+    assert out[3].reason is Reason.NEAR_DUPLICATE and out[3].duplicate_of == Ref("d", 2)
+    assert out[4] == decisions[4]  # its first copy is kept: nothing to do
+    assert promote_copies(out) == (out, [])
+
+
+def test_promote_copies_when_every_copy_is_removed_for_another_reason() -> None:
+    decisions = [Decision(0, False, Reason.OFF_TOPIC, 0.9), Decision(1, False, Reason.OFF_TOPIC, 0.8)]
+    assert promote_copies(decisions) == (decisions, [])
