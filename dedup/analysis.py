@@ -218,7 +218,10 @@ def _topic_stage(work: list[_Work], config: Config, model: TopicModel) -> None:
                 matrix[:, position] = [rank[i] / max(len(placed[k]) - 1, 1) for i in kept]
             junk, substantial = model.shapes(matrix)
             scores = model.score_samples(matrix)
-            item.decisions = decide.topic_decisions(item.decisions, kept, scores, junk, substantial, config.topic)
+            item.decisions = decide.topic_decisions(
+                item.decisions, kept, scores, junk, substantial, config.topic,
+                explain=lambda rows, matrix=matrix: model.contributions(matrix[rows]),  # type: ignore[misc]
+            )
             removed = sum(d.kept for d in item.decisions) < len(kept)
             item.decisions, heirs = decide.promote_copies(item.decisions)
             if heirs:

@@ -32,7 +32,7 @@ never empties a document.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -127,6 +127,7 @@ def topic_decisions(
     junk: np.ndarray,
     substantial: np.ndarray,
     topic: TopicConfig,
+    explain: Callable[[list[int]], list[dict[str, float]]] | None = None,
 ) -> list[Decision]:
     """Apply the topic stage to the paragraphs still kept.
 
@@ -137,14 +138,36 @@ def topic_decisions(
         junk: Which of them are shaped like page furniture.
         substantial: Which of them may open a trailing run.
         topic: Thresholds.
+        explain: Given positions among ``candidates``, each one's signal
+            contributions to its log-odds (:meth:`TopicModel.contributions`);
+            a removal then carries the strongest in ``metadata["signals"]``.
     """
     out = list(decisions)
-    for i, drop, score in zip(candidates, off_topic(scores, junk, substantial, topic), scores.tolist(), strict=True):
+    drops = off_topic(scores, junk, substantial, topic)
+    removed = np.flatnonzero(drops).tolist()
+    why = dict(zip(removed, explain(removed), strict=True)) if explain is not None and removed else {}
+    for n, (i, drop, score) in enumerate(zip(candidates, drops, scores.tolist(), strict=True)):
         if drop:
-            out[i] = Decision(i, False, Reason.OFF_TOPIC, score)
+            metadata = {"signals": strongest(why[n])} if n in why else {}
+            out[i] = Decision(i, False, Reason.OFF_TOPIC, score, None, metadata)
         else:
             out[i] = Decision(i, True, None, score)
     return out
+
+
+#: How many signals a removal names.
+SIGNALS_SHOWN = 3
+
+
+def strongest(contributions: Mapping[str, float], count: int = SIGNALS_SHOWN) -> dict[str, float]:
+    """The signals that pushed a score up most, strongest first (a removal's "why").
+
+    Example:
+        >>> strongest({"cohesion": 2.5, "position": 0.4, "kicker": 1.2, "caption": -0.3}, 2)
+        {'cohesion': 2.5, 'kicker': 1.2}
+    """
+    pushing = sorted(((v, k) for k, v in contributions.items() if v > 0), key=lambda kv: (-kv[0], kv[1]))
+    return {k: round(v, 3) for v, k in pushing[:count]}
 
 
 _REPEATS = (Reason.DUPLICATE, Reason.NEAR_DUPLICATE)
