@@ -1,10 +1,12 @@
 """The ``dedup`` command line.
 
 Each command turns its options into a :class:`~dedup.config.Config` in
-:func:`config_from_options`, builds the library object, and calls it.
-A :class:`~dedup.errors.DedupError` becomes a message and exit code 1; a
-bad combination of options is a usage error, exit code 2; Ctrl-C exits
-with 130. Data goes to the output; messages go to stderr.
+:func:`config_from_options` and makes one call to :mod:`dedup.run`, which
+does the work. A :class:`~dedup.errors.DedupError` becomes a message and
+exit code 1; a bad combination of options, or an
+:class:`~dedup.errors.ArgumentError` from the library, is a usage error,
+exit code 2; Ctrl-C exits with 130. Data goes to the output; messages go to
+stderr.
 """
 
 from __future__ import annotations
