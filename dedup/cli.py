@@ -1,35 +1,28 @@
 """The ``dedup`` command line.
 
 Each command turns its options into a :class:`~dedup.config.Config` in
-:func:`config_from_options`, builds the library object, and calls it.
-A :class:`~dedup.errors.DedupError` becomes a message and exit code 1; a
-bad combination of options is a usage error, exit code 2; Ctrl-C exits
-with 130. Data goes to the output; messages go to stderr.
+:func:`config_from_options` and makes one call to :mod:`dedup.run`, which
+does the work. A :class:`~dedup.errors.DedupError` becomes a message and
+exit code 1; a bad combination of options, or an
+:class:`~dedup.errors.ArgumentError` from the library, is a usage error,
+exit code 2; Ctrl-C exits with 130. Data goes to the output; messages go to
+stderr.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import signal
 import sys
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 
 from dedup import __version__
-from dedup.cleaner import Cleaner, default_workers
 from dedup.config import Config, DedupConfig, InputConfig, TopicConfig
-from dedup.data import CleanResult, Reason
-from dedup.errors import ConfigError, DedupError, InputError
-from dedup.read import STDIN, InputFile, OnError, list_inputs, read_inputs
-from dedup.state import RunState, Stamp, file_digest
-from dedup.write import Summary, atomic_binary, dumps, open_output, output_record, report_lines, text_writer
+from dedup.errors import ArgumentError, ConfigError, DedupError, WordedError
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DEFAULTS = Config()
@@ -168,7 +161,7 @@ def clean(
     summary: str | None,
     annotate: bool,
     workers: int | None,
-    on_error: OnError,
+    on_error: Literal["raise", "skip"],
     state_dir: Path | None,
     resume: bool,
     **options: Any,
@@ -185,308 +178,37 @@ def clean(
         config = config_from_options(**options)
     except ConfigError as exc:  # e.g. --text-field equal to --id-field
         raise click.UsageError(str(exc)) from exc
-    if inputs.count(STDIN) > 1:
-        raise click.UsageError("- (stdin) can be given once")
-    outputs = [path for path in (output, report, summary) if path is not None and path != STDIN]
-    if len({Path(path).resolve() for path in outputs}) < len(outputs):  # resolved: ./out.jsonl is out.jsonl
-        raise click.UsageError("--output, --report and --summary must be different files")
-    if [output, report, summary].count(STDIN) > 1:
-        raise click.UsageError("only one of --output, --report and --summary can be - (stdout)")
-    if resume and state_dir is None:
-        raise click.UsageError("--resume continues the run recorded in a state directory: give it with --state DIR")
-    if state_dir is not None and STDIN in inputs:
-        raise click.UsageError("--state records completed input files: - (stdin) cannot be resumed")
+    from dedup.run import clean_files  # here: the cleaner's imports (numba, scikit-learn) wait for a command
+
     with _errors():
-        files = list_inputs(inputs)
-        all_jsonl = all(f.kind == "jsonl" for f in files)
-        if not all_jsonl and output == STDIN:
-            raise click.UsageError("text inputs need an output directory, not - (stdout)")
-        if annotate and not all_jsonl:
-            raise click.UsageError("--annotate adds a field to JSON records: it needs JSONL inputs")
-        if not all_jsonl and Path(output).is_file():
-            raise click.UsageError(f"output {output} is a file, but text inputs need an output directory")
-        if not all_jsonl:
-            _check_mirror(files, output)
-        if all_jsonl and output != STDIN and Path(output).is_dir():
-            raise click.UsageError(f"output {output} is a directory, but JSONL inputs need an output file")
-        _check_not_inputs(files, output, report, summary, all_jsonl)
-        run = _Run(files, config, all_jsonl, output, report, summary, annotate, on_error, workers or default_workers())
-        counts = run.clean() if state_dir is None else run.clean_resumable(state_dir, resume)
+        counts = clean_files(inputs, output, config, report=report, summary=summary, annotate=annotate,
+                             on_error=on_error, workers=workers, state=state_dir, resume=resume)
     click.echo(counts.short(), err=True)
 
 
-class _Run:
-    """One ``dedup clean`` run: the inputs, the settings and where the results go."""
-
-    def __init__(
-        self,
-        files: list[InputFile],
-        config: Config,
-        all_jsonl: bool,
-        output: str,
-        report: str | None,
-        summary: str | None,
-        annotate: bool,
-        on_error: OnError,
-        workers: int,
-    ) -> None:
-        self.files = files
-        self.config = config
-        self.all_jsonl = all_jsonl
-        self.output = output
-        self.report = report
-        self.summary = summary
-        self.annotate = annotate
-        self.on_error = on_error
-        self.workers = workers
-
-    def clean(self) -> Summary:
-        """Clean every input in one stream, writing the outputs as results come."""
-        cleaner = Cleaner(self.config, workers=self.workers)
-        counts = Summary()
-        records = read_inputs(self.files, self.config.input, self.on_error)
-        text_field = self.config.input.text_field
-        with ExitStack() as stack:
-            sink: _Sink = (
-                _JsonlSink(stack.enter_context(open_output(self.output)), text_field, self.annotate)
-                if self.all_jsonl
-                else _DirectorySink(stack, Path(self.output), self.files, text_field)
-            )
-            report_out = stack.enter_context(open_output(self.report)) if self.report else None
-            for result in cleaner.clean(records):
-                counts.add(result)
-                sink.write(result)
-                if report_out is not None:
-                    for line in report_lines(result):
-                        report_out.write(dumps(line))
-            sink.commit()
-            self._write_summary(counts)
-        return counts
-
-    def clean_resumable(self, state_dir: Path, resume: bool) -> Summary:
-        """Clean input by input, recording each in ``state_dir``; then assemble the outputs.
-
-        With ``resume``, the inputs the state lists as completed are not read
-        again: their recorded results are used, and the index is restored.
-        """
-        with RunState.open(state_dir, self._settings(), resume=resume) as state:
-            start = state.resume_point(self.files)
-            store = state.load_index(self.config.fingerprint())
-            cleaner = Cleaner(self.config, index=store, workers=self.workers)
-            seen: set[str] = set()
-            for index in range(start):
-                seen.update(state.load_meta(index)[1])
-            for index in range(start, len(self.files)):
-                file = self.files[index]
-                stamp = Stamp.of(file)  # before reading: a file changed meanwhile will not match on resume
-                counts, ids, has_output = Summary(), [], file.kind == "jsonl"
-                records = read_inputs([file], self.config.input, self.on_error, seen)
-                with state.chunks(index) as (out_raw, report_raw), text_writer(report_raw, "report") as report_out:
-                    name = "out.jsonl" if self.all_jsonl else file.relative  # a mirrored file keeps its compression
-                    with ExitStack() as stack:
-                        sink = None
-                        if file.kind == "jsonl":
-                            out = stack.enter_context(text_writer(out_raw, name))
-                            sink = _JsonlSink(out, self.config.input.text_field, self.annotate)
-                        for result in cleaner.clean(records):
-                            counts.add(result)
-                            if result.dropped is not Reason.INVALID:
-                                ids.append(result.id)
-                            if sink is not None:
-                                sink.write(result)
-                            elif result.dropped is None:
-                                out_raw.write(result.text.encode("utf-8"))
-                                has_output = True
-                            for line in report_lines(result):
-                                report_out.write(dumps(line))
-                state.complete(index, stamp, counts, ids, has_output)
-                state.checkpoint(store, force=index == len(self.files) - 1)
-            return self._assemble(state)
-
-    def _assemble(self, state: RunState) -> Summary:
-        """Write the outputs from the chunks of every input, as :meth:`clean` would have."""
-        counts = Summary()
-        for index in range(len(self.files)):
-            counts.merge(state.load_meta(index)[0])
-        with ExitStack() as stack:
-            if self.all_jsonl:
-                out = stack.enter_context(open_output(self.output))
-                for index in range(len(self.files)):
-                    for line in state.chunk_lines(index, "out"):
-                        out.write(line)
-            else:
-                root = Path(self.output)
-                stage = _stage_directory(stack, root)
-                for index, file in enumerate(self.files):
-                    if state.completed[index].out is None:
-                        continue
-                    target = stage / file.relative
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with open(target, "wb") as handle:
-                        for block in state.chunk_blocks(index, "out"):
-                            handle.write(block)
-            if self.report:
-                report_out = stack.enter_context(open_output(self.report))
-                for index in range(len(self.files)):
-                    for line in state.chunk_lines(index, "report"):
-                        report_out.write(line)
-            if not self.all_jsonl:
-                _move_into_place(stage, root)
-            self._write_summary(counts)
-        return counts
-
-    def _write_summary(self, counts: Summary) -> None:
-        if self.summary:
-            with open_output(self.summary) as summary_out:
-                data = counts.to_dict(__version__, self.config.fingerprint(), self.config.to_dict())
-                summary_out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-    def _settings(self) -> dict[str, Any]:
-        """Everything that decides the output of a resumable run: a state made with others is refused."""
-        model: str | None = None
-        if self.config.topic.enabled:
-            from dedup.topic import default_model_path
-
-            try:
-                model = file_digest(self.config.topic.model or default_model_path())
-            except OSError:
-                model = None  # the cleaner reports the missing model
-        return {
-            "dedup": __version__,
-            "config": self.config.to_dict(),
-            "index": self.config.fingerprint(),
-            "model_sha256": model,
-            "output": "jsonl" if self.all_jsonl else "directory",
-            "annotate": self.annotate,
-            "on_error": self.on_error,
-        }
-
-
-class _Sink:
-    def write(self, result: CleanResult) -> None:
-        raise NotImplementedError
-
-    def commit(self) -> None:
-        """Called once every result is written."""
-
-
-class _JsonlSink(_Sink):
-    def __init__(self, out: IO[str], text_field: str, annotate: bool) -> None:
-        self.out = out
-        self.text_field = text_field
-        self.annotate = annotate
-
-    def write(self, result: CleanResult) -> None:
-        if result.dropped is not None and (not self.annotate or not result.fields):
-            return
-        self.out.write(dumps(output_record(result, self.text_field, self.annotate)))
-
-
-class _DirectorySink(_Sink):
-    """Writes into a staging directory, moved into place file by file at the end."""
-
-    def __init__(self, stack: ExitStack, root: Path, files: list[InputFile], text_field: str) -> None:
-        self.root = root
-        self.stage = _stage_directory(stack, root)
-        self.by_source = {("<stdin>" if f.path == STDIN else f.path): f for f in files}
-        self.text_field = text_field
-        self.jsonl = [f for f in files if f.kind == "jsonl"]
-        self._stack = ExitStack()
-        stack.callback(self._stack.close)
-        self._current: tuple[str, IO[str]] | None = None
-
-    def _target(self, file: InputFile) -> Path:
-        path = self.stage / file.relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def write(self, result: CleanResult) -> None:
-        file = self.by_source[result.source or ""]
-        if file.kind == "txt":
-            if result.dropped is None:
-                self._target(file).write_bytes(result.text.encode("utf-8"))
-            return
-        if self._current is None or self._current[0] != file.relative:
-            self._stack.close()
-            raw = self._stack.enter_context(open(self._target(file), "wb"))  # noqa: SIM115 - closed by the stack
-            self._current = (file.relative, self._stack.enter_context(text_writer(raw, file.relative)))
-        if result.dropped is None:
-            self._current[1].write(dumps(output_record(result, self.text_field, False)))
-
-    def commit(self) -> None:
-        self._stack.close()
-        for file in self.jsonl:
-            target = self.stage / file.relative
-            if not target.exists():
-                with atomic_binary(target) as raw, text_writer(raw, file.relative):
-                    pass
-        _move_into_place(self.stage, self.root)
-
-
-def _stage_directory(stack: ExitStack, root: Path) -> Path:
-    """A temporary directory beside ``root``, removed when ``stack`` closes."""
-    root.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
-    stack.callback(shutil.rmtree, stage, True)
-    return stage
-
-
-def _move_into_place(stage: Path, root: Path) -> None:
-    for path in sorted(p for p in stage.rglob("*") if p.is_file()):
-        final = root / path.relative_to(stage)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, final)
-
-
-def _check_not_inputs(
-    files: list[InputFile], output: str, report: str | None, summary: str | None, all_jsonl: bool
-) -> None:
-    """Refuse an output path that is one of the inputs: it would be overwritten."""
-    named = [f for f in files if f.path != STDIN]
-    if not named:
-        return
-    real = {os.path.realpath(f.path): f.path for f in named}
-    identity = {}
-    for f in named:
-        with suppress(OSError):
-            stat = os.stat(f.path)
-            identity[(stat.st_dev, stat.st_ino)] = f.path
-    targets = [("--report", report), ("--summary", summary)]
-    if all_jsonl:
-        targets.append(("--output", output))
-    else:
-        targets += [("--output", str(Path(output) / f.relative)) for f in named]
-    for option, path in targets:
-        if path is None or path == STDIN:
-            continue
-        found = real.get(os.path.realpath(path))
-        if found is None:
-            with suppress(OSError):
-                stat = os.stat(path)
-                found = identity.get((stat.st_dev, stat.st_ino))  # a hard link to an input
-        if found is not None:
-            raise click.UsageError(
-                f"{option} would write {path}, which is the input {found}; give an output path that is not an input"
-            )
-
-
-def _check_mirror(files: list[InputFile], output: str) -> None:
-    """Refuse inputs that would be written to the same file of the output directory."""
-    first: dict[str, InputFile] = {}
-    for file in files:
-        other = first.setdefault(file.relative, file)
-        if other is not file:
-            raise click.UsageError(
-                f"inputs {other.path} and {file.path} would both be written to {Path(output) / file.relative}; "
-                "give a directory that holds both, or clean them in separate runs"
-            )
+#: How the command line calls the arguments of the library's functions, in messages.
+OPTION_NAMES = {
+    "output": "--output",
+    "report": "--report",
+    "summary": "--summary",
+    "annotate": "--annotate",
+    "on_error": "--on-error",
+    "workers": "--workers",
+    "state": "--state",
+    "resume": "--resume",
+}
 
 
 @contextmanager
 def _errors() -> Iterator[None]:
-    """Turn dedup's errors into click's (exit code 1)."""
+    """Turn dedup's errors into click's: arguments that do not fit are a usage error (exit code 2), others
+    exit with code 1."""
     try:
         yield
+    except ArgumentError as error:
+        raise click.UsageError(error.worded(OPTION_NAMES)) from error
+    except WordedError as error:
+        raise click.ClickException(error.worded(OPTION_NAMES)) from error
     except DedupError as error:
         raise click.ClickException(str(error)) from error
 
@@ -506,55 +228,12 @@ def fit_topic(labelled: str, output: Path, text_field: str, id_field: str) -> No
     document; give whole documents, so the model learns how paragraphs
     cohere. Records without an id are documents of one paragraph.
     """
-    from dedup.topic import TopicModel
+    from dedup.run import fit_topic_file
 
     with _errors():
-        documents, labels = _read_labelled(labelled, text_field, id_field)
-        try:
-            model = TopicModel().fit(documents, labels)
-        except ValueError as exc:
-            raise InputError(str(exc), labelled) from exc
-        model.save(output)
-    click.echo(f"dedup: fitted a topic model on {sum(map(len, labels))} paragraphs in {len(documents)} "
+        fitted = fit_topic_file(labelled, output, text_field=text_field, id_field=id_field)
+    click.echo(f"dedup: fitted a topic model on {fitted.paragraphs} paragraphs in {fitted.documents} "
                f"documents; saved to {output}", err=True)
-
-
-def _read_labelled(path: str, text_field: str, id_field: str) -> tuple[list[list[str]], list[list[int]]]:
-    documents: list[list[str]] = []
-    labels: list[list[int]] = []
-    last_id: object = object()
-    handle = sys.stdin if path == STDIN else open(path, encoding="utf-8")  # noqa: SIM115 - closed below
-    source = "<stdin>" if path == STDIN else path
-    with handle:
-        for number, line in enumerate(_checked_lines(handle, source), 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"not valid JSON: {exc.msg}", source, number) from exc
-            if not isinstance(record, dict) or not isinstance(record.get(text_field), str):
-                raise InputError(f"expected an object with a string {text_field!r} field", source, number)
-            label = record.get("label")
-            if label not in ("keep", "drop"):
-                raise InputError(f"label must be \"keep\" or \"drop\", found {label!r}", source, number)
-            doc_id = record.get(id_field, None)
-            if doc_id is None or doc_id != last_id:
-                documents.append([])
-                labels.append([])
-            last_id = doc_id if doc_id is not None else object()
-            documents[-1].append(record[text_field])
-            labels[-1].append(1 if label == "drop" else 0)
-    if not documents:
-        raise InputError("no labelled records", source)
-    return documents, labels
-
-
-def _checked_lines(handle: Iterable[str], source: str) -> Iterable[str]:
-    try:
-        yield from handle
-    except UnicodeDecodeError as exc:
-        raise InputError(f"invalid UTF-8 ({exc.reason})", source) from exc
 
 
 class _Terminated(BaseException):

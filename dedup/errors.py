@@ -6,6 +6,7 @@ refines, so callers may catch either ``DedupError`` or, say, ``ValueError``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -47,3 +48,61 @@ class IndexFileError(DedupError, ValueError):
 
 class ModelError(DedupError, ValueError):
     """A topic model file is missing, malformed, or not a dedup model."""
+
+
+class _Fields(dict[str, str]):
+    """The fields of a message: the values it was given, and each argument as the caller names it."""
+
+    def __init__(self, values: dict[str, str], names: Mapping[str, str]) -> None:
+        super().__init__(values)
+        self.names = names
+
+    def __missing__(self, key: str) -> str:
+        return self.names.get(key, _LIBRARY_NAMES.get(key, f"{key}="))
+
+
+#: How a message names an argument when the caller does not say otherwise: as a keyword argument.
+_LIBRARY_NAMES = {"annotate": "annotate=True", "resume": "resume=True"}
+
+
+class WordedError(DedupError):
+    """An error whose message names arguments of the call that raised it.
+
+    The message names them as keyword arguments (``output=``); a caller
+    that calls them otherwise, such as the command line (``--output``),
+    words it with :meth:`worded`.
+
+    Args:
+        template: The message; a field ``{name}`` is the argument ``name``,
+            unless ``values`` holds ``name``.
+        values: Text put in the message as it is, such as paths (which may
+            hold braces).
+
+    Example:
+        >>> error = WordedError("{output} would write {path}, an input", path="in.jsonl")
+        >>> str(error)
+        'output= would write in.jsonl, an input'
+        >>> error.worded({"output": "--output"})
+        '--output would write in.jsonl, an input'
+    """
+
+    def __init__(self, template: str, **values: object) -> None:
+        self.template = template
+        self.values = {key: str(value) for key, value in values.items()}
+        super().__init__(self.worded({}))
+
+    def worded(self, names: Mapping[str, str]) -> str:
+        """The message with each argument called as ``names`` says (as a keyword argument otherwise)."""
+        return self.template.format_map(_Fields(self.values, names))
+
+
+class ArgumentError(WordedError, ValueError):
+    """Arguments that do not fit together, or do not fit the files they name.
+
+    For example an output that is one of the inputs, or text inputs with an
+    output that is a file: found before anything is read or written.
+    """
+
+
+class StateError(WordedError, ValueError):
+    """A state directory cannot be used: made with other settings or inputs, changed, or not a dedup state."""

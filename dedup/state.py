@@ -1,23 +1,25 @@
 """Resumable runs: what a long run has finished, kept in a state directory.
 
-A run given ``--state DIR`` cleans its inputs one file at a time. When an
-input is done, its output, its report lines and its counts are written to
-``DIR`` as *chunks*. A *checkpoint* then saves the cross-document index and,
-last, the *manifest*: the settings of the run, the index snapshot, and the
-completed inputs with their size, modification time and the SHA-256 of each
-chunk. Every file in ``DIR`` is written under a temporary name and renamed
-once complete, the manifest last, so a run killed at any moment leaves the
-previous checkpoint whole. Checkpoints follow the first input, the last
-one, and in between any input that ends once ten times as long as the last
-checkpoint took has passed: saving a large index after every small file
-would cost more than the work it saves.
+A run given a state directory ``DIR`` (``state=`` of
+:func:`dedup.run.clean_files`, ``--state DIR`` on the command line) cleans
+its inputs one file at a time. When an input is done, its output, its report
+lines and its counts are written to ``DIR`` as *chunks*. A *checkpoint* then
+saves the cross-document index and, last, the *manifest*: the settings of
+the run, the index snapshot, and the completed inputs with their size,
+modification time and the SHA-256 of each chunk. Every file in ``DIR`` is
+written under a temporary name and renamed once complete, the manifest last,
+so a run killed at any moment leaves the previous checkpoint whole.
+Checkpoints follow the first input, the last one, and in between any input
+that ends once ten times as long as the last checkpoint took has passed:
+saving a large index after every small file would cost more than the work it
+saves.
 
-Rerun with ``--resume``: the inputs the manifest lists, which must be the
-first inputs of the new run (same path, size and modification time, same
-order), are not read again; the index is restored from the snapshot; the
-other inputs are cleaned as if the run had never stopped, and the outputs
-are assembled from the chunks at the end: the same bytes as one
-uninterrupted run.
+Resume the run (``resume=True``, ``--resume``): the inputs the manifest
+lists, which must be the first inputs of the new run (same path, size and
+modification time, same order), are not read again; the index is restored
+from the snapshot; the other inputs are cleaned as if the run had never
+stopped, and the outputs are assembled from the chunks at the end: the same
+bytes as one uninterrupted run.
 
 Nothing is pickled: the manifest and the per-input records are JSON, the
 index a ``.npz`` read with ``allow_pickle=False``, and every file is checked
@@ -48,9 +50,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from dedup.errors import DedupError, IndexFileError, IndexMismatchError
+from dedup.errors import IndexFileError, IndexMismatchError, StateError
 from dedup.read import InputFile
-from dedup.store import MemoryStore
+from dedup.store import IndexStore, MemoryStore
 from dedup.write import Summary, atomic_binary
 
 STATE_FORMAT = "dedup-state"
@@ -62,10 +64,6 @@ CHECKPOINT_RATIO = 10.0
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _INDEX_FILE = re.compile(r"index-\d{6}\.npz")
 _BLOCK = 1 << 20
-
-
-class StateError(DedupError, ValueError):
-    """A state directory cannot be used: made with other settings or inputs, changed, or not a dedup state."""
 
 
 @dataclass(frozen=True)
@@ -163,8 +161,8 @@ class RunState:
 
     Args:
         directory: The state directory.
-        settings: Everything that decides the output (the CLI passes the
-            config, the model's digest, the output kind and options); a
+        settings: Everything that decides the output (:func:`dedup.run.clean_files`
+            passes the config, the model's digest, the output kind and options); a
             state made with other settings is refused.
     """
 
@@ -209,24 +207,29 @@ class RunState:
         root = self.directory
         manifest = root / MANIFEST
         if root.exists() and not root.is_dir():
-            raise StateError(f"{root}: the state directory is a file; give a directory")
+            raise StateError("{root}: the state directory is a file; give a directory", root=root)
         if root.is_dir() and not manifest.exists():  # checked before anything is written there
             foreign = [p.name for p in root.iterdir() if p.name not in ("chunks", "lock") and not _ours(p.name)]
             if foreign:
                 raise StateError(
-                    f"{root}: the directory holds other files ({', '.join(sorted(foreign)[:3])}) and no dedup "
-                    "state; give a new or empty directory to --state"
+                    "{root}: the directory holds other files ({files}) and no dedup state; give a new or empty "
+                    "directory as {state}",
+                    root=root,
+                    files=", ".join(sorted(foreign)[:3]),
                 )
         try:
             (root / "chunks").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StateError(f"{root}: cannot create the state directory: {exc.strerror or exc}") from exc
+            raise StateError(
+                "{root}: cannot create the state directory: {why}", root=root, why=exc.strerror or exc
+            ) from exc
         self._lock()
         if manifest.exists():
             if not resume:
                 raise StateError(
-                    f"{root}: holds the state of an earlier run; pass --resume to continue it, or remove the "
-                    "directory to start again"
+                    "{root}: holds the state of an earlier run; pass {resume} to continue it, or remove the "
+                    "directory to start again",
+                    root=root,
                 )
             self._read_manifest(manifest)
         self._clean_up()
@@ -240,27 +243,32 @@ class RunState:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            raise StateError(f"{self.directory}: the state directory is in use by another dedup run") from exc
+            raise StateError("{root}: the state directory is in use by another dedup run", root=self.directory) from exc
 
     def _read_manifest(self, path: Path) -> None:
         try:
             data = json.loads(path.read_bytes().decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise StateError(f"{path}: not a dedup state manifest (not JSON: {exc})") from exc
+            raise StateError("{path}: not a dedup state manifest (not JSON: {why})", path=path, why=exc) from exc
         if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
             found = data.get("format") if isinstance(data, dict) else type(data).__name__
-            raise StateError(f"{path}: not a dedup state manifest (format {found!r})")
+            raise StateError("{path}: not a dedup state manifest (format {found})", path=path, found=repr(found))
         if data.get("version") != STATE_VERSION:
             raise StateError(
-                f"{path}: state format version {data.get('version')!r}; this dedup reads version {STATE_VERSION}: "
-                "remove the directory to start again"
+                "{path}: state format version {found}; this dedup reads version {version}: remove the directory "
+                "to start again",
+                path=path,
+                found=repr(data.get("version")),
+                version=STATE_VERSION,
             )
         settings = data.get("settings")
         if data.get("fingerprint") != self.fingerprint or settings != self.settings:
             changes = _differences(settings if isinstance(settings, dict) else {}, self.settings)
             raise StateError(
-                f"{self.directory}: the state was made with other settings ({'; '.join(changes[:5]) or 'unknown'}); "
-                "resume with the same options, or remove the directory to start again"
+                "{root}: the state was made with other settings ({changes}); resume with the same settings, or "
+                "remove the directory to start again",
+                root=self.directory,
+                changes="; ".join(changes[:5]) or "unknown",
             )
         try:
             completed = [Completed.from_dict(entry) for entry in data["completed"]]
@@ -273,7 +281,7 @@ class RunState:
             elif index is not None:
                 raise ValueError("an index snapshot but no completed input")
         except (KeyError, TypeError, ValueError) as exc:
-            raise StateError(f"{path}: not a valid dedup state manifest ({exc})") from exc
+            raise StateError("{path}: not a valid dedup state manifest ({why})", path=path, why=exc) from exc
         self.completed = completed
         self._saved = len(completed)
         self._index_file = index["file"] if completed else None
@@ -309,16 +317,22 @@ class RunState:
         """
         if len(self.completed) > len(files):
             raise StateError(
-                f"{self.directory}: the state has {len(self.completed)} completed inputs, but this run has only "
-                f"{len(files)}; resume with the same inputs, or remove the directory to start again"
+                "{root}: the state has {completed} completed inputs, but this run has only {inputs}; resume with "
+                "the same inputs, or remove the directory to start again",
+                root=self.directory,
+                completed=len(self.completed),
+                inputs=len(files),
             )
         for number, (done, file) in enumerate(zip(self.completed, files, strict=False), 1):
             now = Stamp.of(file)
             if now != done.stamp:
                 raise StateError(
-                    f"{self.directory}: input {number} was {done.stamp.describe()} when the state was written, and "
-                    f"is now {now.describe()}; a resumed run needs the same inputs, unchanged and in the same order "
-                    "(remove the directory to start again)"
+                    "{root}: input {number} was {then} when the state was written, and is now {now}; a resumed run "
+                    "needs the same inputs, unchanged and in the same order (remove the directory to start again)",
+                    root=self.directory,
+                    number=number,
+                    then=done.stamp.describe(),
+                    now=now.describe(),
                 )
         return len(self.completed)
 
@@ -335,13 +349,15 @@ class RunState:
         try:
             digest = file_digest(path)
         except FileNotFoundError as exc:
-            raise StateError(f"{path}: the index snapshot is missing; remove the directory to start again") from exc
+            raise StateError(
+                "{path}: the index snapshot is missing; remove the directory to start again", path=path
+            ) from exc
         if digest != self._index_digest:
-            raise StateError(f"{path}: the index snapshot does not match the manifest (changed or damaged)")
+            raise StateError("{path}: the index snapshot does not match the manifest (changed or damaged)", path=path)
         try:
             return MemoryStore.load(path, fingerprint)
         except (IndexFileError, IndexMismatchError) as exc:
-            raise StateError(f"{self.directory}: {exc}") from exc
+            raise StateError("{root}: {why}", root=self.directory, why=exc) from exc
 
     def load_meta(self, index: int) -> tuple[Summary, list[str], bool]:
         """The counts, document ids and whether there is an output chunk, of completed input ``index``.
@@ -364,7 +380,7 @@ class RunState:
                 raise ValueError("output flag does not match the manifest")
             return Summary.from_counts(meta["summary"]), ids, meta["output"]
         except (UnicodeDecodeError, ValueError) as exc:
-            raise StateError(f"{path}: not a valid record of a completed input ({exc})") from exc
+            raise StateError("{path}: not a valid record of a completed input ({why})", path=path, why=exc) from exc
 
     # -- recording ------------------------------------------------------------------------------
 
@@ -412,7 +428,7 @@ class RunState:
             )
         )
 
-    def checkpoint(self, store: MemoryStore, *, force: bool = False) -> bool:
+    def checkpoint(self, store: IndexStore, *, force: bool = False) -> bool:
         """Save the index and then the manifest, if a checkpoint is due (or ``force``).
 
         Returns:
@@ -466,9 +482,11 @@ class RunState:
                     # check below rejects the chunk, after its last line, before any output is final.
                     yield line.decode("utf-8", "replace")
         except FileNotFoundError as exc:
-            raise StateError(f"{path}: a chunk of the state is missing; remove the directory to start again") from exc
+            raise StateError(
+                "{path}: a chunk of the state is missing; remove the directory to start again", path=path
+            ) from exc
         if digest.hexdigest() != expected:
-            raise StateError(f"{path}: the chunk does not match the manifest (changed or damaged)")
+            raise StateError("{path}: the chunk does not match the manifest (changed or damaged)", path=path)
 
     def chunk_blocks(self, index: int, name: str) -> Iterator[bytes]:
         """Like :meth:`chunk_lines`, in blocks of bytes."""
@@ -481,9 +499,11 @@ class RunState:
                     digest.update(block)
                     yield block
         except FileNotFoundError as exc:
-            raise StateError(f"{path}: a chunk of the state is missing; remove the directory to start again") from exc
+            raise StateError(
+                "{path}: a chunk of the state is missing; remove the directory to start again", path=path
+            ) from exc
         if digest.hexdigest() != expected:
-            raise StateError(f"{path}: the chunk does not match the manifest (changed or damaged)")
+            raise StateError("{path}: the chunk does not match the manifest (changed or damaged)", path=path)
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -495,9 +515,11 @@ class RunState:
         try:
             data = path.read_bytes()
         except FileNotFoundError as exc:
-            raise StateError(f"{path}: {what} is missing from the state; remove the directory to start again") from exc
+            raise StateError(
+                "{path}: {what} is missing from the state; remove the directory to start again", path=path, what=what
+            ) from exc
         if hashlib.sha256(data).hexdigest() != expected:
-            raise StateError(f"{path}: {what} does not match the manifest (changed or damaged)")
+            raise StateError("{path}: {what} does not match the manifest (changed or damaged)", path=path, what=what)
         return data
 
 

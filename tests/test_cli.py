@@ -811,6 +811,15 @@ def test_main_ctrl_c_exits_130_without_output(tmp_path, workers, output):
     assert not list(tmp_path.glob(".*.partial"))
 
 
+def test_importing_the_command_line_leaves_the_cleaner_unloaded():
+    # `dedup --help` and option errors answer at once: numba and scikit-learn load when a command runs.
+    code = "import dedup.cli, sys; print('numba' in sys.modules, 'sklearn' in sys.modules)"
+
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60, check=True)
+
+    assert completed.stdout == b"False False\n"
+
+
 # -- help and documentation ----------------------------------------------------------------------------------
 
 COMMANDS = sorted(cli.commands)

@@ -295,7 +295,7 @@ def test_damaged_state_is_refused_without_output(run, tmp_path, jsonl_inputs, da
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--resume"], "--resume continues the run recorded in a state directory: give it with --state DIR"),
+        (["--resume"], "--resume continues the run recorded in a state directory: give the directory with --state"),
         (["-", "--state", "{dir}/state"], "--state records completed input files: - (stdin) cannot be resumed"),
     ],
     ids=["resume-without-state", "stdin"],

@@ -317,7 +317,7 @@ def test_stale_temporary_files_are_removed(recorded):
 def test_existing_state_needs_resume(recorded):
     directory, _, _ = recorded
 
-    with pytest.raises(StateError, match="holds the state of an earlier run; pass --resume"):
+    with pytest.raises(StateError, match="holds the state of an earlier run; pass resume=True to continue it"):
         RunState.open(directory, SETTINGS, resume=False)
 
 

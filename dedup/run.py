@@ -1,0 +1,493 @@
+"""Clean files as ``dedup clean`` does, from Python: the entry for batch jobs.
+
+:func:`clean_files` lists the inputs, checks where the results go, cleans
+the documents in input order and writes the output, the report and the
+summary, each under a temporary name renamed once complete: a run that
+fails or is interrupted leaves no half-written file. Given a state
+directory it records each completed input there, so that a run stopped
+part way can be resumed to the bytes of one uninterrupted run
+(:mod:`dedup.state`). :func:`fit_topic_file` fits a topic model on
+labelled paragraphs, as ``dedup fit-topic`` does.
+
+Example:
+    >>> import json, pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> line = "The council approved the budget for the city's libraries on Tuesday."
+    >>> _ = (folder / "in.jsonl").write_text(json.dumps({"id": "a", "text": f"{line}\\n{line}"}) + "\\n")
+    >>> counts = clean_files(folder / "in.jsonl", folder / "out.jsonl", report=folder / "report.jsonl", workers=1)
+    >>> (counts.paragraphs_in, counts.paragraphs_out)
+    (2, 1)
+    >>> json.loads((folder / "report.jsonl").read_text())["reason"]
+    'duplicate'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from contextlib import ExitStack, suppress
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+
+from dedup import __version__
+from dedup.cleaner import Cleaner, default_workers
+from dedup.config import Config
+from dedup.data import CleanResult, Reason
+from dedup.errors import ArgumentError, InputError
+from dedup.labelled import read_labelled
+from dedup.read import STDIN, InputFile, OnError, list_inputs, read_inputs
+from dedup.state import RunState, Stamp, file_digest
+from dedup.write import STDOUT, Summary, atomic_binary, dumps, open_output, output_record, report_lines, text_writer
+
+PathArg = str | os.PathLike[str]
+
+
+def clean_files(
+    inputs: PathArg | Iterable[PathArg],
+    output: PathArg,
+    config: Config | None = None,
+    *,
+    report: PathArg | None = None,
+    summary: PathArg | None = None,
+    annotate: bool = False,
+    on_error: OnError = "raise",
+    workers: int | None = None,
+    state: PathArg | None = None,
+    resume: bool = False,
+) -> Summary:
+    """Clean files into an output file or directory, with a report and a summary.
+
+    When every input is JSONL, ``output`` is one JSONL file (``.gz``/``.zst``
+    by suffix, or ``"-"`` for stdout) with a line per kept document, in input
+    order, with the text replaced by the cleaned text. Otherwise it is a
+    directory that mirrors the inputs: a ``.txt`` per kept text document and
+    a ``.jsonl`` per JSONL input.
+
+    Args:
+        inputs: ``.jsonl[.gz|.zst]`` and ``.txt`` files, directories (walked
+            for those), or ``"-"`` for JSONL on stdin.
+        output: Where the clean documents go.
+        config: The settings (``Config()`` when not given).
+        report: Where to write one JSONL line per removed paragraph or
+            dropped document (``"-"`` for stdout); none when not given.
+        summary: Where to write the run's counts as JSON (``"-"`` for stdout).
+        annotate: Keep every document and add a ``dedup`` field with the
+            decisions (JSONL inputs only).
+        on_error: On a bad record, ``"raise"`` an :class:`InputError`, or
+            ``"skip"`` it and report it as ``invalid``.
+        workers: Processes for the per-document work (all cores when not
+            given); the output does not depend on it.
+        state: A directory in which to record each completed input, so that
+            an interrupted run can be resumed.
+        resume: Continue the run recorded in ``state``: completed inputs are
+            not read again, and the output is that of one uninterrupted run.
+
+    Returns:
+        The counts of the run (what ``summary`` holds).
+
+    Raises:
+        ArgumentError: The arguments do not fit together or with the inputs
+            (for example an output that is an input); nothing is written.
+        InputError: An input cannot be listed or read, or (unless skipped)
+            holds a bad record.
+        StateError: The state directory cannot be used or resumed.
+        DedupError: Other errors of the cleaner, such as a damaged model.
+    """
+    if isinstance(inputs, str | os.PathLike):
+        inputs = [inputs]
+    names = [os.fspath(path) for path in inputs]
+    targets = _Targets(
+        os.fspath(output),
+        None if report is None else os.fspath(report),
+        None if summary is None else os.fspath(summary),
+    )
+    _check_arguments(names, targets, on_error, workers, state, resume)
+    files = list_inputs(names)
+    all_jsonl = _check_layout(files, targets, annotate)
+    run = _Run(files, config or Config(), all_jsonl, targets, annotate, on_error, workers or default_workers())
+    return run.clean() if state is None else run.clean_resumable(Path(state), resume)
+
+
+class Fitted(NamedTuple):
+    """What :func:`fit_topic_file` fitted a model on."""
+
+    paragraphs: int
+    documents: int
+
+
+def fit_topic_file(labelled: PathArg, output: PathArg, *, text_field: str = "text", id_field: str = "id") -> Fitted:
+    """Fit a topic model on labelled paragraphs and save it to ``output`` (``.npz``, no pickle).
+
+    Args:
+        labelled: JSONL records ``{"text", "label": "keep"|"drop", "id"}``
+            (``"-"`` for stdin); see :mod:`dedup.labelled`.
+        output: Where to save the model.
+        text_field: The key holding the paragraph text.
+        id_field: The key of the document a paragraph belongs to.
+
+    Raises:
+        InputError: The labelled records cannot be read, or cannot be fitted
+            on (for example all of one label).
+    """
+    from dedup.topic import TopicModel
+
+    source = os.fspath(labelled)
+    documents, labels = read_labelled(source, text_field, id_field)
+    try:
+        model = TopicModel().fit(documents, labels)
+    except ValueError as exc:
+        raise InputError(str(exc), source) from exc
+    model.save(Path(output))
+    return Fitted(sum(map(len, labels)), len(documents))
+
+
+# -- checking the arguments ---------------------------------------------------------------------
+
+
+class _Targets(NamedTuple):
+    """Where the results of a run go: paths, ``"-"`` for stdout, ``None`` for not written."""
+
+    output: str
+    report: str | None
+    summary: str | None
+
+    def named(self) -> list[tuple[str, str]]:
+        """(argument, path) of each result written to a file."""
+        return [(name, path) for name, path in zip(self._fields, self, strict=True) if path not in (None, STDOUT)]
+
+
+def _check_arguments(
+    inputs: list[str], targets: _Targets, on_error: str, workers: int | None, state: PathArg | None, resume: bool
+) -> None:
+    """Refuse arguments that contradict each other, before any file is looked at."""
+    if on_error not in ("raise", "skip"):
+        raise ArgumentError('{on_error} must be "raise" or "skip", found {found}', found=repr(on_error))
+    if workers is not None and workers < 1:
+        raise ArgumentError("{workers} must be at least 1, found {found}", found=workers)
+    if inputs.count(STDIN) > 1:
+        raise ArgumentError("- (stdin) can be given once")
+    files = [path for _, path in targets.named()]
+    if len({Path(path).resolve() for path in files}) < len(files):  # resolved: ./out.jsonl is out.jsonl
+        raise ArgumentError("{output}, {report} and {summary} must be different files")
+    if list(targets).count(STDOUT) > 1:
+        raise ArgumentError("only one of {output}, {report} and {summary} can be - (stdout)")
+    if resume and state is None:
+        raise ArgumentError("{resume} continues the run recorded in a state directory: give the directory with {state}")
+    if state is not None and STDIN in inputs:
+        raise ArgumentError("{state} records completed input files: - (stdin) cannot be resumed")
+
+
+def _check_layout(files: list[InputFile], targets: _Targets, annotate: bool) -> bool:
+    """Check that the outputs fit the inputs; whether every input is JSONL (one output file)."""
+    output = targets.output
+    all_jsonl = all(f.kind == "jsonl" for f in files)
+    if not all_jsonl and output == STDOUT:
+        raise ArgumentError("text inputs need an output directory, not - (stdout)")
+    if annotate and not all_jsonl:
+        raise ArgumentError("{annotate} adds a field to JSON records: it needs JSONL inputs")
+    if not all_jsonl and Path(output).is_file():
+        raise ArgumentError("output {path} is a file, but text inputs need an output directory", path=output)
+    if not all_jsonl:
+        _check_mirror(files, output)
+    if all_jsonl and output != STDOUT and Path(output).is_dir():
+        raise ArgumentError("output {path} is a directory, but JSONL inputs need an output file", path=output)
+    _check_not_inputs(files, targets, all_jsonl)
+    return all_jsonl
+
+
+def _check_not_inputs(files: list[InputFile], targets: _Targets, all_jsonl: bool) -> None:
+    """Refuse an output path that is one of the inputs: it would be overwritten."""
+    named = [f for f in files if f.path != STDIN]
+    if not named:
+        return
+    real = {os.path.realpath(f.path): f.path for f in named}
+    identity = {}
+    for f in named:
+        with suppress(OSError):
+            stat = os.stat(f.path)
+            identity[(stat.st_dev, stat.st_ino)] = f.path
+    written = [(name, path) for name, path in targets.named() if name != "output"]
+    if targets.output != STDOUT:
+        if all_jsonl:
+            written.append(("output", targets.output))
+        else:
+            written += [("output", str(Path(targets.output) / f.relative)) for f in named]
+    for name, path in written:
+        found = real.get(os.path.realpath(path))
+        if found is None:
+            with suppress(OSError):
+                stat = os.stat(path)
+                found = identity.get((stat.st_dev, stat.st_ino))  # a hard link to an input
+        if found is not None:
+            raise ArgumentError(
+                f"{{{name}}} would write {{path}}, which is the input {{found}}; give an output path that is not "
+                "an input",
+                path=path,
+                found=found,
+            )
+
+
+def _check_mirror(files: list[InputFile], output: str) -> None:
+    """Refuse inputs that would be written to the same file of the output directory."""
+    first: dict[str, InputFile] = {}
+    for file in files:
+        other = first.setdefault(file.relative, file)
+        if other is not file:
+            raise ArgumentError(
+                "inputs {first} and {second} would both be written to {target}; give a directory that holds both, "
+                "or clean them in separate runs",
+                first=other.path,
+                second=file.path,
+                target=Path(output) / file.relative,
+            )
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+class _Run:
+    """One run: the inputs, the settings and where the results go."""
+
+    def __init__(
+        self,
+        files: list[InputFile],
+        config: Config,
+        all_jsonl: bool,
+        targets: _Targets,
+        annotate: bool,
+        on_error: OnError,
+        workers: int,
+    ) -> None:
+        self.files = files
+        self.config = config
+        self.all_jsonl = all_jsonl
+        self.targets = targets
+        self.annotate = annotate
+        self.on_error = on_error
+        self.workers = workers
+
+    def clean(self) -> Summary:
+        """Clean every input in one stream, writing the outputs as results come."""
+        cleaner = Cleaner(self.config, workers=self.workers)
+        counts = Summary()
+        records = read_inputs(self.files, self.config.input, self.on_error)
+        text_field = self.config.input.text_field
+        with ExitStack() as stack:
+            sink: _Sink = (
+                _JsonlSink(stack.enter_context(open_output(self.targets.output)), text_field, self.annotate)
+                if self.all_jsonl
+                else _DirectorySink(stack, Path(self.targets.output), self.files, text_field)
+            )
+            report = _Report(stack.enter_context(open_output(self.targets.report)) if self.targets.report else None)
+            for result in cleaner.clean(records):
+                counts.add(result)
+                sink.write(result)
+                report.write(result)
+            sink.commit()
+            self._write_summary(counts)
+        return counts
+
+    def clean_resumable(self, state_dir: Path, resume: bool) -> Summary:
+        """Clean input by input, recording each in ``state_dir``; then assemble the outputs.
+
+        With ``resume``, the inputs the state lists as completed are not read
+        again: their recorded results are used, and the index is restored.
+        """
+        with RunState.open(state_dir, self._settings(), resume=resume) as state:
+            start = state.resume_point(self.files)
+            store = state.load_index(self.config.fingerprint())
+            cleaner = Cleaner(self.config, index=store, workers=self.workers)
+            seen: set[str] = set()
+            for index in range(start):
+                seen.update(state.load_meta(index)[1])
+            for index in range(start, len(self.files)):
+                file = self.files[index]
+                stamp = Stamp.of(file)  # before reading: a file changed meanwhile will not match on resume
+                counts, ids = Summary(), []
+                records = read_inputs([file], self.config.input, self.on_error, seen)
+                with state.chunks(index) as (out_raw, report_raw), text_writer(report_raw, "report") as report_out:
+                    name = "out.jsonl" if self.all_jsonl else file.relative  # a mirrored file keeps its compression
+                    with ExitStack() as stack:
+                        sink: _Sink = (
+                            _JsonlSink(stack.enter_context(text_writer(out_raw, name)), self.config.input.text_field,
+                                       self.annotate)
+                            if file.kind == "jsonl"
+                            else _TextSink(out_raw)
+                        )
+                        report = _Report(report_out)
+                        for result in cleaner.clean(records):
+                            counts.add(result)
+                            if result.dropped is not Reason.INVALID:
+                                ids.append(result.id)
+                            sink.write(result)
+                            report.write(result)
+                has_output = not isinstance(sink, _TextSink) or sink.written  # a dropped text document has none
+                state.complete(index, stamp, counts, ids, has_output)
+                state.checkpoint(store, force=index == len(self.files) - 1)
+            return self._assemble(state)
+
+    def _assemble(self, state: RunState) -> Summary:
+        """Write the outputs from the chunks of every input, as :meth:`clean` would have."""
+        counts = Summary()
+        for index in range(len(self.files)):
+            counts.merge(state.load_meta(index)[0])
+        with ExitStack() as stack:
+            if self.all_jsonl:
+                out = stack.enter_context(open_output(self.targets.output))
+                for index in range(len(self.files)):
+                    for line in state.chunk_lines(index, "out"):
+                        out.write(line)
+            else:
+                root = Path(self.targets.output)
+                stage = _stage_directory(stack, root)
+                for index, file in enumerate(self.files):
+                    if state.completed[index].out is None:
+                        continue
+                    target = stage / file.relative
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with open(target, "wb") as handle:
+                        for block in state.chunk_blocks(index, "out"):
+                            handle.write(block)
+            if self.targets.report:
+                report_out = stack.enter_context(open_output(self.targets.report))
+                for index in range(len(self.files)):
+                    for line in state.chunk_lines(index, "report"):
+                        report_out.write(line)
+            if not self.all_jsonl:
+                _move_into_place(stage, root)
+            self._write_summary(counts)
+        return counts
+
+    def _write_summary(self, counts: Summary) -> None:
+        if self.targets.summary:
+            with open_output(self.targets.summary) as summary_out:
+                data = counts.to_dict(__version__, self.config.fingerprint(), self.config.to_dict())
+                summary_out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+    def _settings(self) -> dict[str, Any]:
+        """Everything that decides the output of a resumable run: a state made with others is refused."""
+        model: str | None = None
+        if self.config.topic.enabled:
+            from dedup.topic import default_model_path
+
+            try:
+                model = file_digest(self.config.topic.model or default_model_path())
+            except OSError:
+                model = None  # the cleaner reports the missing model
+        return {
+            "dedup": __version__,
+            "config": self.config.to_dict(),
+            "index": self.config.fingerprint(),
+            "model_sha256": model,
+            "output": "jsonl" if self.all_jsonl else "directory",
+            "annotate": self.annotate,
+            "on_error": self.on_error,
+        }
+
+
+class _Report:
+    """Writes the report lines of each result, to the report or to the report chunk of an input."""
+
+    def __init__(self, out: IO[str] | None) -> None:
+        self.out = out
+
+    def write(self, result: CleanResult) -> None:
+        if self.out is not None:
+            for line in report_lines(result):
+                self.out.write(dumps(line))
+
+
+class _Sink:
+    """Where the clean documents go."""
+
+    def write(self, result: CleanResult) -> None:
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        """Called once every result is written."""
+
+
+class _JsonlSink(_Sink):
+    """JSONL records: the kept documents, or with ``annotate`` every document with its decisions."""
+
+    def __init__(self, out: IO[str], text_field: str, annotate: bool) -> None:
+        self.out = out
+        self.text_field = text_field
+        self.annotate = annotate
+
+    def write(self, result: CleanResult) -> None:
+        if result.dropped is not None and (not self.annotate or not result.fields):
+            return
+        self.out.write(dumps(output_record(result, self.text_field, self.annotate)))
+
+
+class _TextSink(_Sink):
+    """The clean text of one text document, if it is kept."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.written = False
+
+    def write(self, result: CleanResult) -> None:
+        if result.dropped is None:
+            self.out.write(result.text.encode("utf-8"))
+            self.written = True
+
+
+class _DirectorySink(_Sink):
+    """Writes into a staging directory, moved into place file by file at the end."""
+
+    def __init__(self, stack: ExitStack, root: Path, files: list[InputFile], text_field: str) -> None:
+        self.root = root
+        self.stage = _stage_directory(stack, root)
+        self.by_source = {("<stdin>" if f.path == STDIN else f.path): f for f in files}
+        self.text_field = text_field
+        self.jsonl = [f for f in files if f.kind == "jsonl"]
+        self._stack = ExitStack()
+        stack.callback(self._stack.close)
+        self._current: tuple[str, IO[str]] | None = None
+
+    def _target(self, file: InputFile) -> Path:
+        path = self.stage / file.relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def write(self, result: CleanResult) -> None:
+        file = self.by_source[result.source or ""]
+        if file.kind == "txt":
+            if result.dropped is None:
+                self._target(file).write_bytes(result.text.encode("utf-8"))
+            return
+        if self._current is None or self._current[0] != file.relative:
+            self._stack.close()
+            raw = self._stack.enter_context(open(self._target(file), "wb"))  # noqa: SIM115 - closed by the stack
+            self._current = (file.relative, self._stack.enter_context(text_writer(raw, file.relative)))
+        if result.dropped is None:
+            self._current[1].write(dumps(output_record(result, self.text_field, False)))
+
+    def commit(self) -> None:
+        self._stack.close()
+        for file in self.jsonl:
+            target = self.stage / file.relative
+            if not target.exists():
+                with atomic_binary(target) as raw, text_writer(raw, file.relative):
+                    pass
+        _move_into_place(self.stage, self.root)
+
+
+def _stage_directory(stack: ExitStack, root: Path) -> Path:
+    """A temporary directory beside ``root``, removed when ``stack`` closes."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
+    stack.callback(shutil.rmtree, stage, True)
+    return stage
+
+
+def _move_into_place(stage: Path, root: Path) -> None:
+    for path in sorted(p for p in stage.rglob("*") if p.is_file()):
+        final = root / path.relative_to(stage)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, final)
