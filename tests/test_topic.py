@@ -14,10 +14,10 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from dedup import topic
 from dedup.errors import ModelError
 from dedup.shingle import normalise, shingle_hashes
 from dedup.topic import FEATURES, TopicModel, default_model_path
+from dedup.topic import features as topic_features
 
 SEED_002 = Path(__file__).resolve().parents[1] / "fixtures" / "seeds" / "002_c1d64411474b32a4.txt"
 
@@ -254,10 +254,10 @@ def test_blocked_features_equal_the_definitions(
     model = TopicModel.default()
     paragraphs = _long_document()
     whole = model.features(paragraphs)  # one group, every pair at once
-    monkeypatch.setattr(topic, "_BLOCK", 8)
-    monkeypatch.setattr(topic, "_CHUNK", 2000)
-    monkeypatch.setattr(topic, "_DENSE_LIMIT", dense_limit)
-    monkeypatch.setattr(topic, "_KEEP", keep)
+    monkeypatch.setattr(topic_features, "_BLOCK", 8)
+    monkeypatch.setattr(topic_features, "_CHUNK", 2000)
+    monkeypatch.setattr(topic_features, "_DENSE_LIMIT", dense_limit)
+    monkeypatch.setattr(topic_features, "_KEEP", keep)
     blocked = model.features(paragraphs)
     expected = _by_definition(model, paragraphs, look_back)
     for name, values in expected.items():

@@ -1,0 +1,316 @@
+"""The topic model: the probability that a paragraph does not belong to its document.
+
+:class:`TopicModel` is a scikit-learn estimator. It turns each document's
+paragraphs into a signal matrix (:mod:`dedup.topic.features`) and combines
+the signals with a logistic regression into the probability that a
+paragraph is off-topic. It scores; it never drops: :mod:`dedup.decide`
+turns scores into removals.
+
+A saved model is a ``.npz`` of plain arrays plus a JSON header, loaded with
+``allow_pickle=False``: it holds the IDF weights of hashed shingles and the
+fitted coefficients, never text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+from sklearn.feature_extraction.text import TfidfTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from dedup.errors import ModelError
+from dedup.topic.features import FEATURES, Signal, SignalBuilder, bucket_counts, paragraph_hashes
+
+FORMAT = "dedup-topic-model"
+FORMAT_VERSION = 1
+
+_ROWS = 1 << 16  # rows of a signal matrix standardised at once
+
+
+class TopicModel(BaseEstimator):
+    """Scores how far each paragraph is from its document's topic.
+
+    Args:
+        n_features: Hash buckets of the TF-IDF vectors (a power of two).
+        shingle_size: Characters per shingle (as in the repeat stages).
+        C: Inverse regularisation strength of the logistic regression.
+        lead_weight: Extra centroid weight of the first paragraph.
+        decay: How fast later paragraphs lose centroid weight.
+        keep_weight: Weight of belonging paragraphs in the fit, relative to
+            off-topic ones: losing article text costs more than keeping junk.
+        max_loss: Sets ``offset_``: the share of belonging paragraphs of the
+            fitting data whose score is above 0.5 (the default threshold).
+
+    Example:
+        >>> from dedup.topic import TopicModel
+        >>> model = TopicModel.default()
+        >>> scores = model.score_document(["Rain fell on Paris.", "Rain is expected in Paris again."])
+        >>> scores.shape
+        (2,)
+    """
+
+    def __init__(
+        self,
+        n_features: int = 2**18,
+        shingle_size: int = 5,
+        C: float = 1.0,
+        lead_weight: float = 2.0,
+        decay: float = 0.25,
+        keep_weight: float = 4.0,
+        max_loss: float = 0.01,
+    ) -> None:
+        self.n_features = n_features
+        self.shingle_size = shingle_size
+        self.C = C
+        self.lead_weight = lead_weight
+        self.decay = decay
+        self.keep_weight = keep_weight
+        self.max_loss = max_loss
+
+    def fit(self, documents: Sequence[Sequence[str]], labels: Sequence[Sequence[int]]) -> TopicModel:
+        """Fit the IDF table on ``documents`` and the coefficients on ``labels``.
+
+        Args:
+            documents: Each document as its list of paragraphs.
+            labels: Per document, one label per paragraph: 1 off-topic, 0 belongs,
+                -1 ignore (e.g. a repeat the repeat stage removes).
+
+        Returns:
+            self
+        """
+        if len(documents) != len(labels):
+            raise ValueError(f"got {len(documents)} documents but {len(labels)} label lists")
+        hashes = [paragraph_hashes(doc, self.shingle_size) for doc in documents]
+        doc_counts = sp.vstack(
+            [bucket_counts([np.concatenate(h) if h else np.zeros(0, np.uint32)], self.n_features) for h in hashes]
+        )
+        tfidf = TfidfTransformer(sublinear_tf=True).fit(doc_counts)
+        self.idf_ = tfidf.idf_.astype(np.float32)
+        self.seen_ = (np.asarray((doc_counts > 0).sum(axis=0)).ravel() > 0).astype(np.float64)
+        # The fit's signals use the transformer's float64 IDF; a saved model keeps idf_ (float32).
+        self._idf64 = tfidf.idf_
+        builder = self._builder()
+        rows, ys = [], []
+        for doc, doc_hashes, doc_labels in zip(documents, hashes, labels, strict=False):
+            if len(doc) != len(doc_labels):
+                raise ValueError(f"a document has {len(doc)} paragraphs but {len(doc_labels)} labels")
+            keep = np.asarray(doc_labels) >= 0
+            if not keep.any():
+                continue
+            kept = [p for p, k in zip(doc, keep, strict=False) if k]
+            kept_hashes = [h for h, k in zip(doc_hashes, keep, strict=False) if k]
+            rows.append(builder.batch([kept], [kept_hashes])[0])
+            ys.append(np.asarray(doc_labels)[keep])
+        x, y = np.vstack(rows), np.concatenate(ys)
+        if len(set(y.tolist())) < 2:
+            raise ValueError("labels must contain both off-topic (1) and belonging (0) paragraphs")
+        scaler = StandardScaler().fit(x)
+        weights = {0: self.keep_weight, 1: 1.0}
+        classifier = LogisticRegression(C=self.C, max_iter=1000, class_weight=weights).fit(scaler.transform(x), y)
+        self.mean_ = scaler.mean_
+        self.scale_ = scaler.scale_
+        self.coef_ = classifier.coef_.ravel()
+        self.intercept_ = float(classifier.intercept_[0])
+        self.offset_ = 0.0
+        # Like IsolationForest's contamination: put 0.5 where only max_loss of the
+        # belonging paragraphs score higher, so the default threshold is an operating point.
+        belonging = self.decision_function(x[y == 0])
+        self.offset_ = float(np.quantile(belonging, 1.0 - self.max_loss))
+        return self
+
+    # -- features: one row per paragraph, one column per Signal ----------------------------
+
+    def features(self, paragraphs: Sequence[str], hashes: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        """The signal matrix of one document (see :meth:`features_batch`)."""
+        return self.features_batch([paragraphs], None if hashes is None else [hashes])[0]
+
+    def features_batch(
+        self,
+        documents: Sequence[Sequence[str]],
+        hashes: Sequence[Sequence[np.ndarray]] | None = None,
+    ) -> list[np.ndarray]:
+        """Signal matrices of many documents, one row per paragraph, columns :class:`Signal`.
+
+        Many small documents are scored together in array operations, so
+        one call per batch is much faster than one per document.
+
+        Args:
+            documents: Each document's paragraphs, in order.
+            hashes: Their shingle hashes (``shingle_hashes(normalise(p),
+                shingle_size)``), if already computed; same shape.
+
+        Returns:
+            One ``(paragraphs, len(Signal))`` matrix per document.
+
+        Raises:
+            NotFittedError: The model is not fitted.
+            ValueError: ``hashes`` does not have the shape of ``documents``.
+        """
+        self._check_fitted("idf_")
+        return self._builder().batch(documents, hashes)
+
+    def decision_function(self, matrix: np.ndarray) -> np.ndarray:
+        """Off-topic log-odds per row of a signal matrix, minus ``offset_``."""
+        self._check_fitted()
+        if matrix.ndim != 2 or len(matrix) <= _ROWS:
+            return ((matrix - self.mean_) / self.scale_) @ self.coef_ + self.intercept_ - self.offset_
+        # In slices of rows: a document of millions of paragraphs needs no standardised copy of its matrix.
+        out = np.empty(len(matrix))
+        for s in range(0, len(matrix), _ROWS):
+            out[s : s + _ROWS] = (
+                ((matrix[s : s + _ROWS] - self.mean_) / self.scale_) @ self.coef_ + self.intercept_ - self.offset_
+            )
+        return out
+
+    def score_samples(self, matrix: np.ndarray) -> np.ndarray:
+        """Off-topic probability per row of a signal matrix."""
+        return 1.0 / (1.0 + np.exp(-self.decision_function(matrix)))
+
+    def score_document(self, paragraphs: Sequence[str], hashes: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        """Off-topic probability of each paragraph of one document."""
+        self._check_fitted()
+        return self.score_samples(self.features(paragraphs, hashes))
+
+    @staticmethod
+    def shapes(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What the form of each paragraph allows the decide stage to do.
+
+        Args:
+            matrix: A signal matrix.
+
+        Returns:
+            ``(junk, substantial)`` masks: ``junk`` paragraphs have the shape
+            of page furniture (caption, chrome, a kicker, a line under a chrome
+            header) and may be removed wherever they stand; ``substantial``
+            ones are not short plain lines, so they can open a trailing run.
+        """
+        junk = (
+            (matrix[:, Signal.CAPTION] > 0)
+            | (matrix[:, Signal.CHROME] > 0)
+            | (matrix[:, Signal.KICKER] > 0)
+            | (matrix[:, Signal.UNDER_HEADER] > 0)
+        )
+        substantial = junk | (matrix[:, Signal.SHORT_PLAIN] == 0)
+        return junk, substantial
+
+    def contributions(self, matrix: np.ndarray) -> list[dict[str, float]]:
+        """Each signal's share of the log-odds, per row of a signal matrix, to explain a score.
+
+        The shares of a row, plus ``intercept_`` minus ``offset_``, add up to
+        its :meth:`decision_function` (to the rounding of 4 decimals).
+        """
+        self._check_fitted()
+        parts = ((matrix - self.mean_) / self.scale_) * self.coef_
+        return [{name: round(float(v), 4) for name, v in zip(FEATURES, row, strict=False)} for row in parts]
+
+    # -- persistence -------------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Save the fitted model as a pickle-free ``.npz`` file."""
+        self._check_fitted()
+        header = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "params": self.get_params(),
+            "features": list(FEATURES),
+            "intercept": self.intercept_,
+            "offset": self.offset_,
+        }
+        nonzero = np.flatnonzero(self.seen_).astype(np.int32)
+        with open(path, "wb") as handle:
+            np.savez_compressed(
+                handle,
+                header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+                seen=nonzero,
+                idf_seen=self.idf_[nonzero],
+                idf_unseen=np.float32(self.idf_.max()),
+                mean=self.mean_,
+                scale=self.scale_,
+                coef=self.coef_,
+            )
+
+    @classmethod
+    def load(cls, path: str | Path) -> TopicModel:
+        """Load a model saved by :meth:`save`.
+
+        Raises:
+            ModelError: The file is missing, not a dedup topic model, or damaged.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                header = json.loads(bytes(data["header"]).decode())
+                if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
+                    raise ModelError(f"{path}: not a dedup topic model (format {header.get('format')!r})")
+                if header.get("features") != list(FEATURES):
+                    raise ModelError(f"{path}: the model was fitted on other signals: {header.get('features')}")
+                model = cls(**header["params"])
+                idf = np.full(model.n_features, data["idf_unseen"], dtype=np.float32)
+                seen = data["seen"]
+                if len(seen) and (seen.min() < 0 or seen.max() >= model.n_features):
+                    raise ModelError(f"{path}: bucket numbers out of range")
+                idf[seen] = data["idf_seen"]
+                model.idf_ = idf
+                model.seen_ = np.zeros(model.n_features)
+                model.seen_[seen] = 1.0
+                model.mean_, model.scale_, model.coef_ = data["mean"], data["scale"], data["coef"]
+                if not (len(model.mean_) == len(model.scale_) == len(model.coef_) == len(FEATURES)):
+                    raise ModelError(f"{path}: coefficient arrays do not match the {len(FEATURES)} signals")
+                model.intercept_ = float(header["intercept"])
+                model.offset_ = float(header["offset"])
+        except ModelError:
+            raise
+        except FileNotFoundError as exc:
+            raise ModelError(f"{path}: no such model file; create one with `dedup fit-topic`") from exc
+        except (OSError, EOFError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+            # numpy's own message for a pickle suggests allow_pickle=True: never our advice.
+            detail = "it holds pickled objects, which dedup never loads" if "pickle" in str(exc) else str(exc)
+            raise ModelError(
+                f"{path}: not a readable dedup topic model ({detail}); create one with `dedup fit-topic`"
+            ) from exc
+        model._idf64 = model.idf_.astype(np.float64)
+        return model
+
+    @classmethod
+    def default(cls) -> TopicModel:
+        """The model shipped with the package (see ``docs/topic.md`` for how it was fitted)."""
+        return cls.load(default_model_path())
+
+    def __getstate__(self) -> dict:
+        # The float64 IDF is rebuilt from idf_; keeping it out halves what workers receive.
+        state = self.__dict__.copy()
+        state.pop("_idf64", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if hasattr(self, "idf_"):
+            self._idf64 = self.idf_.astype(np.float64)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _builder(self) -> SignalBuilder:
+        return SignalBuilder(
+            idf=self._idf64,
+            seen=self.seen_,
+            shingle_size=self.shingle_size,
+            lead_weight=self.lead_weight,
+            decay=self.decay,
+        )
+
+    def _check_fitted(self, attribute: str = "coef_") -> None:
+        if not hasattr(self, attribute):
+            raise NotFittedError(
+                "This TopicModel is not fitted yet: call fit(), or use TopicModel.default() or TopicModel.load()"
+            )
+
+
+def default_model_path() -> Path:
+    """Where the shipped model lives inside the package."""
+    return Path(__file__).resolve().parents[1] / "models" / "default.npz"
