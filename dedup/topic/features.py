@@ -43,6 +43,7 @@ from itertools import islice
 import numpy as np
 import scipy.sparse as sp
 
+from dedup.errors import InputError
 from dedup.shingle import normalise, shingle_hashes
 from dedup.topic.form import FORM_SIGNALS, form_signals
 
@@ -110,7 +111,7 @@ class SignalBuilder:
     """Builds signal matrices with fitted IDF weights.
 
     :class:`dedup.topic.TopicModel` makes one from its parameters and fitted
-    arrays; use :meth:`dedup.topic.TopicModel.features_batch` rather than this.
+    arrays; use :meth:`dedup.topic.TopicModel.signals_batch` rather than this.
 
     Attributes:
         idf: IDF weight of each hash bucket (the number of buckets is a power of two).
@@ -147,19 +148,19 @@ class SignalBuilder:
             One ``(paragraphs, len(Signal))`` matrix per document.
 
         Raises:
-            ValueError: ``hashes`` does not have the shape of ``documents``.
+            InputError: ``hashes`` does not have the shape of ``documents``.
         """
         if hashes is None:
             hashes = [paragraph_hashes(doc, self.shingle_size) for doc in documents]
         if len(hashes) != len(documents):
-            raise ValueError(f"got {len(documents)} documents but hashes for {len(hashes)}")
+            raise InputError(f"got {len(documents)} documents but hashes for {len(hashes)}")
         out: list[np.ndarray] = [np.zeros((0, len(Signal))) for _ in documents]
         group: list[int] = []
         shingles = cells = 0
         for k, (paragraphs, doc_hashes) in enumerate(zip(documents, hashes, strict=True)):
             m = len(paragraphs)
             if len(doc_hashes) != m:
-                raise ValueError(f"a document has {m} paragraphs but hashes for {len(doc_hashes)}")
+                raise InputError(f"a document has {m} paragraphs but hashes for {len(doc_hashes)}")
             if m == 0:
                 continue
             size = sum(map(len, doc_hashes))

@@ -6,6 +6,18 @@ the signals with a logistic regression into the probability that a
 paragraph is off-topic. It scores; it never drops: :mod:`dedup.decide`
 turns scores into removals.
 
+Its public methods come in two layers:
+
+- the estimator's, on documents: :meth:`~TopicModel.fit`,
+  :meth:`~TopicModel.decision_function` and :meth:`~TopicModel.score_samples`
+  all take ``X``, a sequence of documents, each a sequence of paragraph
+  strings, and return (or take, as ``y``) one array per document;
+- the signal layer, for a caller that already holds the shingle hashes and
+  scores many documents a round at a time (the cleaner):
+  :meth:`~TopicModel.signals_batch` makes signal matrices, and
+  :meth:`~TopicModel.score_signals`, :meth:`~TopicModel.decision_from_signals`,
+  :meth:`~TopicModel.shapes` and :meth:`~TopicModel.contributions` read them.
+
 A saved model is a ``.npz`` of plain arrays plus a JSON header, loaded with
 ``allow_pickle=False``: it holds the IDF weights of hashed shingles and the
 fitted coefficients, never text.
@@ -16,6 +28,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,7 +38,7 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from dedup.errors import ModelError
+from dedup.errors import InputError, ModelError
 from dedup.topic.features import FEATURES, Signal, SignalBuilder, bucket_counts, paragraph_hashes
 
 FORMAT = "dedup-topic-model"
@@ -39,7 +52,7 @@ class TopicModel(BaseEstimator):
 
     Args:
         n_features: Hash buckets of the TF-IDF vectors (a power of two).
-        shingle_size: Characters per shingle (as in the repeat stages).
+        shingle_size: Characters per shingle (as in the repeat stages, whose hashes the cleaner passes on).
         C: Inverse regularisation strength of the logistic regression.
         lead_weight: Extra centroid weight of the first paragraph.
         decay: How fast later paragraphs lose centroid weight.
@@ -51,7 +64,7 @@ class TopicModel(BaseEstimator):
     Example:
         >>> from dedup.topic import TopicModel
         >>> model = TopicModel.default()
-        >>> scores = model.score_document(["Rain fell on Paris.", "Rain is expected in Paris again."])
+        >>> [scores] = model.score_samples([["Rain fell on Paris.", "Rain is expected in Paris again."]])
         >>> scores.shape
         (2,)
     """
@@ -74,20 +87,27 @@ class TopicModel(BaseEstimator):
         self.keep_weight = keep_weight
         self.max_loss = max_loss
 
-    def fit(self, documents: Sequence[Sequence[str]], labels: Sequence[Sequence[int]]) -> TopicModel:
-        """Fit the IDF table on ``documents`` and the coefficients on ``labels``.
+    # -- the estimator: documents in, one array per document out ----------------------------
+
+    def fit(self, X: Sequence[Sequence[str]], y: Sequence[Sequence[int]]) -> TopicModel:
+        """Fit the IDF table on the documents ``X`` and the coefficients on the labels ``y``.
 
         Args:
-            documents: Each document as its list of paragraphs.
-            labels: Per document, one label per paragraph: 1 off-topic, 0 belongs,
+            X: Documents, each a sequence of paragraphs in order.
+            y: Per document, one label per paragraph: 1 off-topic, 0 belongs,
                 -1 ignore (e.g. a repeat the repeat stage removes).
 
         Returns:
             self
+
+        Raises:
+            InputError: ``X`` and ``y`` do not have the same shape, or the
+                labels are all of one kind.
         """
-        if len(documents) != len(labels):
-            raise ValueError(f"got {len(documents)} documents but {len(labels)} label lists")
-        hashes = [paragraph_hashes(doc, self.shingle_size) for doc in documents]
+        _check_documents(X)
+        if len(X) != len(y):
+            raise InputError(f"got {len(X)} documents but {len(y)} label lists")
+        hashes = [paragraph_hashes(doc, self.shingle_size) for doc in X]
         doc_counts = sp.vstack(
             [bucket_counts([np.concatenate(h) if h else np.zeros(0, np.uint32)], self.n_features) for h in hashes]
         )
@@ -98,9 +118,9 @@ class TopicModel(BaseEstimator):
         self._idf64 = tfidf.idf_
         builder = self._builder()
         rows, ys = [], []
-        for doc, doc_hashes, doc_labels in zip(documents, hashes, labels, strict=False):
+        for doc, doc_hashes, doc_labels in zip(X, hashes, y, strict=False):
             if len(doc) != len(doc_labels):
-                raise ValueError(f"a document has {len(doc)} paragraphs but {len(doc_labels)} labels")
+                raise InputError(f"a document has {len(doc)} paragraphs but {len(doc_labels)} labels")
             keep = np.asarray(doc_labels) >= 0
             if not keep.any():
                 continue
@@ -108,12 +128,12 @@ class TopicModel(BaseEstimator):
             kept_hashes = [h for h, k in zip(doc_hashes, keep, strict=False) if k]
             rows.append(builder.batch([kept], [kept_hashes])[0])
             ys.append(np.asarray(doc_labels)[keep])
-        x, y = np.vstack(rows), np.concatenate(ys)
-        if len(set(y.tolist())) < 2:
-            raise ValueError("labels must contain both off-topic (1) and belonging (0) paragraphs")
+        x, labels = np.vstack(rows), np.concatenate(ys)
+        if len(set(labels.tolist())) < 2:
+            raise InputError("labels must contain both off-topic (1) and belonging (0) paragraphs")
         scaler = StandardScaler().fit(x)
         weights = {0: self.keep_weight, 1: 1.0}
-        classifier = LogisticRegression(C=self.C, max_iter=1000, class_weight=weights).fit(scaler.transform(x), y)
+        classifier = LogisticRegression(C=self.C, max_iter=1000, class_weight=weights).fit(scaler.transform(x), labels)
         self.mean_ = scaler.mean_
         self.scale_ = scaler.scale_
         self.coef_ = classifier.coef_.ravel()
@@ -121,17 +141,40 @@ class TopicModel(BaseEstimator):
         self.offset_ = 0.0
         # Like IsolationForest's contamination: put 0.5 where only max_loss of the
         # belonging paragraphs score higher, so the default threshold is an operating point.
-        belonging = self.decision_function(x[y == 0])
+        belonging = self.decision_from_signals(x[labels == 0])
         self.offset_ = float(np.quantile(belonging, 1.0 - self.max_loss))
         return self
 
-    # -- features: one row per paragraph, one column per Signal ----------------------------
+    def decision_function(self, X: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """Off-topic log-odds of each paragraph, minus ``offset_``: one array per document of ``X``."""
+        return [self.decision_from_signals(matrix) for matrix in self.signals_batch(X)]
 
-    def features(self, paragraphs: Sequence[str], hashes: Sequence[np.ndarray] | None = None) -> np.ndarray:
-        """The signal matrix of one document (see :meth:`features_batch`)."""
-        return self.features_batch([paragraphs], None if hashes is None else [hashes])[0]
+    @overload
+    def score_samples(self, X: Sequence[Sequence[str]]) -> list[np.ndarray]: ...
 
-    def features_batch(
+    @overload
+    def score_samples(self, X: np.ndarray) -> np.ndarray: ...
+
+    def score_samples(self, X: Sequence[Sequence[str]] | np.ndarray) -> list[np.ndarray] | np.ndarray:
+        """Off-topic probability of each paragraph: one array per document of ``X``.
+
+        Args:
+            X: Documents, each a sequence of paragraphs in order.
+
+        Returns:
+            Per document, one probability per paragraph, as ``fit`` takes ``y``.
+        """
+        if isinstance(X, np.ndarray):
+            return self.score_signals(X)  # the former signature: see features_batch
+        return [self.score_signals(matrix) for matrix in self.signals_batch(X)]
+
+    # -- signal matrices: one row per paragraph, one column per Signal ----------------------
+
+    def signals(self, paragraphs: Sequence[str], hashes: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        """The signal matrix of one document (see :meth:`signals_batch`)."""
+        return self.signals_batch([paragraphs], None if hashes is None else [hashes])[0]
+
+    def signals_batch(
         self,
         documents: Sequence[Sequence[str]],
         hashes: Sequence[Sequence[np.ndarray]] | None = None,
@@ -151,12 +194,13 @@ class TopicModel(BaseEstimator):
 
         Raises:
             NotFittedError: The model is not fitted.
-            ValueError: ``hashes`` does not have the shape of ``documents``.
+            InputError: ``hashes`` does not have the shape of ``documents``.
         """
         self._check_fitted("idf_")
+        _check_documents(documents)
         return self._builder().batch(documents, hashes)
 
-    def decision_function(self, matrix: np.ndarray) -> np.ndarray:
+    def decision_from_signals(self, matrix: np.ndarray) -> np.ndarray:
         """Off-topic log-odds per row of a signal matrix, minus ``offset_``."""
         self._check_fitted()
         if matrix.ndim != 2 or len(matrix) <= _ROWS:
@@ -169,14 +213,9 @@ class TopicModel(BaseEstimator):
             )
         return out
 
-    def score_samples(self, matrix: np.ndarray) -> np.ndarray:
+    def score_signals(self, matrix: np.ndarray) -> np.ndarray:
         """Off-topic probability per row of a signal matrix."""
-        return 1.0 / (1.0 + np.exp(-self.decision_function(matrix)))
-
-    def score_document(self, paragraphs: Sequence[str], hashes: Sequence[np.ndarray] | None = None) -> np.ndarray:
-        """Off-topic probability of each paragraph of one document."""
-        self._check_fitted()
-        return self.score_samples(self.features(paragraphs, hashes))
+        return 1.0 / (1.0 + np.exp(-self.decision_from_signals(matrix)))
 
     @staticmethod
     def shapes(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -204,11 +243,26 @@ class TopicModel(BaseEstimator):
         """Each signal's share of the log-odds, per row of a signal matrix, to explain a score.
 
         The shares of a row, plus ``intercept_`` minus ``offset_``, add up to
-        its :meth:`decision_function` (to the rounding of 4 decimals).
+        its :meth:`decision_from_signals`, up to the rounding of each share to 4
+        decimals.
         """
         self._check_fitted()
         parts = ((matrix - self.mean_) / self.scale_) * self.coef_
         return [{name: round(float(v), 4) for name, v in zip(FEATURES, row, strict=False)} for row in parts]
+
+    # -- former names, kept while callers move to the signal layer's ---------------------------
+
+    def features_batch(
+        self,
+        documents: Sequence[Sequence[str]],
+        hashes: Sequence[Sequence[np.ndarray]] | None = None,
+    ) -> list[np.ndarray]:
+        """Former name of :meth:`signals_batch`.
+
+        Like ``score_samples(matrix)`` (now :meth:`score_signals`), it stays
+        only until ``dedup.cleaner`` calls the new names.
+        """
+        return self.signals_batch(documents, hashes)
 
     # -- persistence -------------------------------------------------------------------------
 
@@ -309,6 +363,17 @@ class TopicModel(BaseEstimator):
             raise NotFittedError(
                 "This TopicModel is not fitted yet: call fit(), or use TopicModel.default() or TopicModel.load()"
             )
+
+
+def _check_documents(documents: Sequence[Sequence[str]]) -> None:
+    """Refuse the two likeliest mistakes: one document's paragraphs, or a signal matrix, for documents."""
+    if isinstance(documents, np.ndarray) and documents.dtype.kind in "fiub":
+        raise InputError(
+            "expected documents (a sequence of paragraph lists) but got a numeric array; "
+            "score a signal matrix with score_signals() or decision_from_signals()"
+        )
+    if isinstance(documents, str) or any(isinstance(doc, str) for doc in documents):
+        raise InputError("expected documents, each a sequence of paragraphs, but got a string; pass [paragraphs]")
 
 
 def default_model_path() -> Path:
