@@ -16,7 +16,8 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from dedup.errors import InputError, ModelError
+from dedup.config import ShingleConfig
+from dedup.errors import DedupError, InputError, ModelError
 from dedup.topic import FEATURES, Signal, TopicModel, default_model_path
 
 SEED_002 = Path(__file__).resolve().parents[1] / "fixtures" / "seeds" / "002_c1d64411474b32a4.txt"
@@ -179,6 +180,32 @@ def test_shapes_read_the_form_columns() -> None:
     # a kicker is junk too, whatever else the row says
     matrix[0, Signal.KICKER] = 1.0
     assert TopicModel.shapes(matrix)[0][0]
+
+
+# -- compatibility with the cleaner's shingles --------------------------------------------------
+
+
+def test_check_compatible_accepts_the_shingles_the_model_reads() -> None:
+    TopicModel.default().check_compatible(ShingleConfig())
+    TopicModel(shingle_size=4).check_compatible(ShingleConfig(size=4))
+
+
+def test_check_compatible_names_the_model_the_sizes_and_the_fix() -> None:
+    with pytest.raises(ModelError) as info:
+        TopicModel.default().check_compatible(ShingleConfig(size=4))
+    message = str(info.value)
+    assert message.startswith(f"{default_model_path()}: ")
+    assert "reads 5-character shingles but the shingle size is 4" in message
+    assert "ShingleConfig(size=5)" in message
+    assert "TopicModel(shingle_size=4)" in message
+    assert isinstance(info.value, DedupError)
+
+
+@pytest.mark.parametrize("refit", [False, True], ids=["fitted", "loaded-then-refitted"])
+def test_check_compatible_of_a_model_in_memory(fitted: TopicModel, refit: bool) -> None:
+    model = TopicModel.default().set_params(n_features=2**12).fit(*_training()) if refit else fitted
+    with pytest.raises(ModelError, match=r"^the topic model reads 5-character shingles but the shingle size is 7;"):
+        model.check_compatible(ShingleConfig(size=7))
 
 
 # -- persistence -------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from dedup.config import ShingleConfig
 from dedup.errors import InputError, ModelError
 from dedup.topic.features import FEATURES, Signal, SignalBuilder, bucket_counts, paragraph_hashes
 
@@ -52,7 +53,9 @@ class TopicModel(BaseEstimator):
 
     Args:
         n_features: Hash buckets of the TF-IDF vectors (a power of two).
-        shingle_size: Characters per shingle (as in the repeat stages, whose hashes the cleaner passes on).
+        shingle_size: Characters per shingle; must be the repeat stages'
+            (``ShingleConfig.size``), whose hashes the cleaner passes on
+            (see :meth:`check_compatible`).
         C: Inverse regularisation strength of the logistic regression.
         lead_weight: Extra centroid weight of the first paragraph.
         decay: How fast later paragraphs lose centroid weight.
@@ -116,6 +119,7 @@ class TopicModel(BaseEstimator):
         self.seen_ = (np.asarray((doc_counts > 0).sum(axis=0)).ravel() > 0).astype(np.float64)
         # The fit's signals use the transformer's float64 IDF; a saved model keeps idf_ (float32).
         self._idf64 = tfidf.idf_
+        self._source: str | None = None  # fitted here, not loaded from a file
         builder = self._builder()
         rows, ys = [], []
         for doc, doc_hashes, doc_labels in zip(X, hashes, y, strict=False):
@@ -250,6 +254,29 @@ class TopicModel(BaseEstimator):
         parts = ((matrix - self.mean_) / self.scale_) * self.coef_
         return [{name: round(float(v), 4) for name, v in zip(FEATURES, row, strict=False)} for row in parts]
 
+    # -- compatibility -----------------------------------------------------------------------
+
+    def check_compatible(self, shingle: ShingleConfig) -> None:
+        """Check that the cleaner's shingles are the ones this model reads.
+
+        The cleaner passes on the shingle hashes the repeat stages made with
+        ``shingle``; hashes of another shingle size fall in buckets whose IDF
+        weights mean something else, and every score would be quietly wrong.
+
+        Args:
+            shingle: The cleaner's shingle settings.
+
+        Raises:
+            ModelError: ``shingle.size`` is not this model's ``shingle_size``.
+        """
+        if shingle.size != self.shingle_size:
+            where = f"{self._source}: " if getattr(self, "_source", None) else ""
+            raise ModelError(
+                f"{where}the topic model reads {self.shingle_size}-character shingles but the shingle size "
+                f"is {shingle.size}; use ShingleConfig(size={self.shingle_size}) with this model, or one fitted "
+                f"with TopicModel(shingle_size={shingle.size})"
+            )
+
     # -- former names, kept while callers move to the signal layer's ---------------------------
 
     def features_batch(
@@ -329,6 +356,7 @@ class TopicModel(BaseEstimator):
                 f"{path}: not a readable dedup topic model ({detail}); create one with `dedup fit-topic`"
             ) from exc
         model._idf64 = model.idf_.astype(np.float64)
+        model._source = str(path)  # named by check_compatible's message
         return model
 
     @classmethod
