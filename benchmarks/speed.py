@@ -49,7 +49,7 @@ Steps
      up as its ``minhash`` command sets it up, at 128 permutations), run by
      the Python of its own virtualenv in a subprocess that times each batch;
    - scikit-learn ``TfidfVectorizer.fit_transform`` beside dedup's topic
-     stage (:meth:`dedup.topic.TopicModel.features` and scoring).
+     stage (:meth:`dedup.topic.TopicModel.signals` and scoring).
 
    Each stage tool stops after its time budget (``--peer-seconds``); a
    ratio dedup/peer is always taken over the batches both processed.
@@ -795,9 +795,9 @@ def _dedup_topic_tool() -> Callable[[Batch, _Timer], None]:
             if not doc:
                 continue
             with timer("topic"):
-                features = model.features(doc, mine)
-                model.shapes(features)
-                model.score_samples(features)
+                matrix = model.signals(doc, mine)
+                model.shapes(matrix)
+                model.score_signals(matrix)
 
     return tool
 
@@ -1218,7 +1218,7 @@ def run_peers(
     else:
         print("  text-dedup ...", file=sys.stderr, flush=True)
         stages["text-dedup"] = run_text_dedup_stage(text_dedup.python, batches, work, budget_s)
-    per_batch("dedup-topic", "dedup TopicModel features + shapes + score_samples, per document", _dedup_topic_tool)
+    per_batch("dedup-topic", "dedup TopicModel signals + shapes + score_signals, per document", _dedup_topic_tool)
     topic_batches = stages["dedup-topic"].batches if not stages["dedup-topic"].skipped else None
     for name, char, what in (
         ("sklearn-tfidf-word", False, "scikit-learn TfidfVectorizer().fit_transform(paragraphs)"),

@@ -3,11 +3,11 @@
 The model is fitted on damaged corpora built from the *train* half of the
 BBC data (see :mod:`benchmarks.corpus`); the quality benchmark scores it
 on the *test* half. The saved file holds IDF weights of hashed shingles and
-a dozen coefficients: no text.
+one coefficient per signal (:class:`dedup.topic.Signal`): no text.
 
 Usage::
 
-    python benchmarks/train_topic.py [--docs 3000] [--seeds 3] [-o dedup/models/default.npz]
+    python benchmarks/train_topic.py [--docs 1000] [--seeds 4] [-o dedup/models/default.npz]
 """
 
 from __future__ import annotations

@@ -1,0 +1,97 @@
+"""The form of a paragraph: shapes that mark text as page furniture or a teaser.
+
+These signals look at one paragraph's text alone, never at its document:
+whether it is cut mid-sentence, opens with a CAPS kicker (``DEMONSTRATIONS:``),
+or has the shape of a photo credit or caption (``Photo: …``, ``(Image: … /
+EPA)``) or of page chrome (share widgets, newsletter prompts, copyright
+lines, menus and breadcrumbs). The patterns are English-language ones.
+
+Example:
+    >>> form_signals("Photo: Reuters")
+    (1.0, 0.0, 1.0, 0.0)
+"""
+
+from __future__ import annotations
+
+import re
+
+#: What :func:`form_signals` returns, in order.
+FORM_SIGNALS = ("unterminated", "kicker", "caption", "chrome")
+
+_TERMINAL = set(".!?…\"”’')»」』。！？;")
+# Each shape is two patterns: what it must start with, and what may stand anywhere (every
+# alternative behind one ``\b``): far fewer attempts per character than one pattern mixing
+# ``^`` alternatives with unanchored ones.
+_CAPTION_START = re.compile(
+    r"^(?:[\s(\[]*(?:photo(?:graph)?s?|pictures?|pictured|pic|images?|image caption|caption|credits?|video|"
+    r"illustration|source|file photo)\s*(?:credit|caption)?\s*(?::|,|by\b|\||/|-|–|—)"
+    r"|image source\b)",
+    re.IGNORECASE,
+)
+_CAPTION_ANYWHERE = re.compile(
+    r"\b(?:(?:photo(?:graph)?s?|pictures?|images?|credits?)\s*:\s*\S|(?:photo(?:graph)?|picture) by\b)",
+    re.IGNORECASE,
+)
+_AGENCY = re.compile(
+    r"\b(?:getty(?: images)?|afp|reuters|epa(?:-efe)?|ap photo|associated press|pa wire|pa media|"
+    r"press association|xinhua|shutterstock|alamy|bloomberg|anadolu|efe|dpa|camera press|empics|allsport|"
+    r"corbis|kyodo|sipa(?: press)?|action images|rex features|wireimage|eyevine|pa(?: images)?|ansa|ap)\b",
+    re.IGNORECASE,
+)
+_TRAILING_CREDIT = re.compile(r"\(([^()]{2,40})\)\s*$")
+# Widgets, prompts and notices that news pages put around articles (English sites).
+_CHROME_START = re.compile(
+    r"^(?:share$|follow @|advert(?:isement)?\b|most (?:read|popular|viewed|shared)\b|"
+    r"related(?: (?:stories|articles|topics|content|links|internet links|coverage))?$|read more\b|"
+    r"(?:log|sign) in\b|skip to\b|back to top\b|(?:more|top) (?:stories|news)\b|"
+    r"more (?:on|from|about) \w|you may also like\b|recommended\b|(?:story )?continues? (?:reading )?below\b|"
+    r"continue reading\b|copy link$|print(?: this)?(?: page| article)?$|e-?mail(?: this)?(?: page| article)?$|"
+    r"comments?\b|have your say\b|report an error\b|listen to (?:this|the) (?:article|story)\b|"
+    r"watch(?: the)? video\b|(?:page )?last updated\b|(?:published|updated|posted)\s*(?:on|at)?\s*:|"
+    r"(?:home|news)\s*[>|/»·•]|e-?mail (?:this|to a friend)\b|tweet$|pin it$|"
+    r"editor'?s'? (?:picks?|choice)\b|(?:top|latest) headlines\b|trending\b|explore more\b)",
+    re.IGNORECASE,
+)
+_CHROME_ANYWHERE = re.compile(
+    r"\b(?:share (?:this|on|via)\b|follow (?:us|@)|like us on\b|sign up\b|newsletter\b|"
+    r"subscribe\b|sponsored\b|all rights reserved\b|copyright\b|may not be (?:published|reproduced|redistributed)\b|"
+    r"click here\b|cookie (?:policy|settings|preferences)\b|(?:we use|accept(?: all)?) cookies\b|"
+    r"printable version\b)|©",
+    re.IGNORECASE,
+)
+# Three or more short items joined by separators: a menu or a breadcrumb.
+_MENU = re.compile(
+    r"^[^|·•»>/]{1,30}(?:(?:[|·•»]|\s[>/]\s)[^|·•»>/]{1,30}){2,}$"
+    r"|^[A-ZÀ-Þ][\w&'’-]*(?: {2,}[A-ZÀ-Þ][\w&'’-]*){2,}$"  # capitalised words set apart by runs of spaces
+)
+
+
+def form_signals(text: str) -> tuple[float, float, float, float]:
+    """The :data:`FORM_SIGNALS` of one paragraph, each 0.0 or 1.0.
+
+    Args:
+        text: The paragraph as it stands in the document.
+
+    Returns:
+        ``(unterminated, kicker, caption, chrome)``.
+    """
+    stripped = text.strip()
+    unterminated = 0.0 if stripped and stripped[-1] in _TERMINAL else 1.0
+    head, colon, _ = stripped[:64].partition(":")
+    kicker = float(bool(colon) and sum(map(str.isalpha, head)) >= 3 and head.upper() == head and head.lower() != head)
+    if len(stripped) > 160:  # captions and chrome are short: spare long paragraphs the searches
+        return unterminated, kicker, 0.0, 0.0
+    caption = bool(_CAPTION_START.match(stripped) or _CAPTION_ANYWHERE.search(stripped)) or _credit(stripped)
+    chrome = bool(_CHROME_START.match(stripped) or _CHROME_ANYWHERE.search(stripped) or _MENU.match(stripped))
+    return unterminated, kicker, float(caption), float(chrome)
+
+
+def _credit(stripped: str) -> bool:
+    """Whether a short paragraph has the shape of a photo credit naming an agency."""
+    trailing = _TRAILING_CREDIT.search(stripped)
+    if trailing and _AGENCY.search(trailing.group(1)):
+        return True
+    if len(stripped) < 80 and stripped[-1:] != "." and _AGENCY.search(stripped):
+        return True
+    head, slash, _ = stripped.partition("/")
+    return bool(slash) and len(stripped) < 60 and bool(_AGENCY.fullmatch(head.strip()))
