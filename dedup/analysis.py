@@ -31,7 +31,7 @@ from dedup.minhash import RECALL_SLACK, band_keys, lsh_params, signatures, sketc
 from dedup.read import limit_error
 from dedup.shingle import exact_key, normalise, shingle_hashes
 from dedup.split import paragraph_spans
-from dedup.topic import FEATURES, TopicModel
+from dedup.topic import Signal, TopicModel
 
 #: Wire format version: bump when the arrays below change meaning.
 WIRE_VERSION = 1
@@ -200,13 +200,12 @@ def _topic_stage(work: list[_Work], config: Config, model: TopicModel) -> None:
     copy is put back (:func:`dedup.decide.promote_copies`) and judged in the
     next round, at its own position, even past the round limit.
     """
-    position = FEATURES.index("position")
     placed = [[d.index for d in item.decisions if d.kept] for item in work]
     pending = [k for k in range(len(work)) if placed[k]]
     round_ = 0
     while pending:
         candidates = [[d.index for d in work[k].decisions if d.kept] for k in pending]
-        features = model.features_batch(
+        features = model.signals_batch(
             [[work[k].texts[i] for i in kept] for k, kept in zip(pending, candidates, strict=True)],
             [[work[k].hashes[i] for i in kept] for k, kept in zip(pending, candidates, strict=True)],
         )
@@ -215,9 +214,9 @@ def _topic_stage(work: list[_Work], config: Config, model: TopicModel) -> None:
             item = work[k]
             if round_:
                 rank = {index: n for n, index in enumerate(placed[k])}
-                matrix[:, position] = [rank[i] / max(len(placed[k]) - 1, 1) for i in kept]
+                matrix[:, Signal.POSITION] = [rank[i] / max(len(placed[k]) - 1, 1) for i in kept]
             junk, substantial = model.shapes(matrix)
-            scores = model.score_samples(matrix)
+            scores = model.score_signals(matrix)
             item.decisions = decide.topic_decisions(
                 item.decisions, kept, scores, junk, substantial, config.topic,
                 explain=lambda rows, matrix=matrix: model.contributions(matrix[rows]),  # type: ignore[misc]

@@ -80,6 +80,8 @@ class Cleaner:
         if model is None and self.config.topic.enabled:
             path = self.config.topic.model
             model = TopicModel.load(path) if path else TopicModel.default()
+        if model is not None and self.config.topic.enabled:
+            model.check_compatible(self.config.shingle)
         self.model = model
         self.workers = max(1, int(workers))
         self._texts = 0

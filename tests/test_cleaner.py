@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from dedup import Cleaner, CleanResult, Config, DedupConfig, Document, InputConfig, Reason, TopicConfig
+from dedup import Cleaner, CleanResult, Config, DedupConfig, Document, InputConfig, Reason, ShingleConfig, TopicConfig
 from dedup.cleaner import BATCH_SIZE
-from dedup.errors import IndexMismatchError, InputError
+from dedup.errors import IndexMismatchError, InputError, ModelError
 from dedup.store import MemoryStore
-from dedup.topic import FEATURES, TopicModel, default_model_path
+from dedup.topic import Signal, TopicModel, default_model_path
 
 SEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "seeds"
 DOUBLED = (SEEDS / "000_93c3f7158df3345d.txt").read_text(encoding="utf-8")
@@ -196,6 +196,15 @@ def test_no_topic_loads_no_model() -> None:
     assert Cleaner().model is not None
 
 
+def test_a_topic_model_reading_other_shingles_is_refused() -> None:
+    config = Config(shingle=ShingleConfig(size=4))
+    with pytest.raises(ModelError, match="reads 5-character shingles but the shingle size is 4"):
+        Cleaner(config)
+    with pytest.raises(ModelError, match="ShingleConfig\\(size=5\\)"):
+        Cleaner(config, model=TopicModel.default())
+    assert Cleaner(Config(shingle=ShingleConfig(size=4), topic=TopicConfig(enabled=False))).model is None
+
+
 def test_limits() -> None:
     config = Config(topic=TopicConfig(enabled=False), input=InputConfig(max_doc_bytes=10))
     with pytest.raises(InputError, match="more than the limit of 10"):
@@ -205,13 +214,13 @@ def test_limits() -> None:
 class _RecordingModel(TopicModel):
     """The shipped model, recording what each round scores."""
 
-    def features_batch(self, documents, hashes=None):  # type: ignore[no-untyped-def]
+    def signals_batch(self, documents, hashes=None):  # type: ignore[no-untyped-def]
         self.rounds_seen.append([list(doc) for doc in documents])
-        return super().features_batch(documents, hashes)
+        return super().signals_batch(documents, hashes)
 
-    def score_samples(self, features):  # type: ignore[no-untyped-def]
-        self.positions.append(features[:, FEATURES.index("position")].copy())
-        return super().score_samples(features)
+    def score_signals(self, matrix):  # type: ignore[no-untyped-def]
+        self.positions.append(matrix[:, Signal.POSITION].copy())
+        return super().score_signals(matrix)
 
 
 def _recording_model() -> _RecordingModel:

@@ -25,7 +25,7 @@ import pytest
 import dedup
 from dedup.shingle import normalise
 from dedup.split import split_paragraphs
-from dedup.topic import _form_signals
+from dedup.topic.form import form_signals
 
 GUARD = 10  # seconds: generous; a linear match of these strings takes milliseconds
 N = 100_000
@@ -153,11 +153,11 @@ def test_regex_is_linear_on_pathological_input(name, pattern):
 @pytest.mark.parametrize(
     ("name", "function"),
     [
-        ("topic._form_signals", _form_signals),
+        ("topic.form.form_signals", form_signals),
         ("shingle.normalise", normalise),
         ("split.split_paragraphs", split_paragraphs),
         # The form signals look at short lines; a long one must not be slow either.
-        ("topic._form_signals on 150 characters", lambda text: _form_signals(text[:150])),
+        ("topic.form.form_signals on 150 characters", lambda text: form_signals(text[:150])),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )

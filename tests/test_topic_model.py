@@ -149,6 +149,8 @@ def test_documents_scored_together_score_as_alone() -> None:
 def test_scoring_refuses_what_is_not_documents(X, message: str) -> None:  # type: ignore[no-untyped-def]
     model = TopicModel.default()
     with pytest.raises(InputError, match=message):
+        model.score_samples(X)
+    with pytest.raises(InputError, match=message):
         model.decision_function(X)
     with pytest.raises(InputError, match=message):
         model.fit(X, [[0, 1], [0, 1]])

@@ -13,7 +13,6 @@ See ``docs/topic.md``.
 """
 
 from dedup.topic.features import COSINES, FEATURES, Signal
-from dedup.topic.form import form_signals as _form_signals  # noqa: F401  (its old home, for existing imports)
 from dedup.topic.model import TopicModel, default_model_path
 
 __all__ = ["COSINES", "FEATURES", "Signal", "TopicModel", "default_model_path"]

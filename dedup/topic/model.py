@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -153,13 +152,7 @@ class TopicModel(BaseEstimator):
         """Off-topic log-odds of each paragraph, minus ``offset_``: one array per document of ``X``."""
         return [self.decision_from_signals(matrix) for matrix in self.signals_batch(X)]
 
-    @overload
-    def score_samples(self, X: Sequence[Sequence[str]]) -> list[np.ndarray]: ...
-
-    @overload
-    def score_samples(self, X: np.ndarray) -> np.ndarray: ...
-
-    def score_samples(self, X: Sequence[Sequence[str]] | np.ndarray) -> list[np.ndarray] | np.ndarray:
+    def score_samples(self, X: Sequence[Sequence[str]]) -> list[np.ndarray]:
         """Off-topic probability of each paragraph: one array per document of ``X``.
 
         Args:
@@ -168,8 +161,6 @@ class TopicModel(BaseEstimator):
         Returns:
             Per document, one probability per paragraph, as ``fit`` takes ``y``.
         """
-        if isinstance(X, np.ndarray):
-            return self.score_signals(X)  # the former signature: see features_batch
         return [self.score_signals(matrix) for matrix in self.signals_batch(X)]
 
     # -- signal matrices: one row per paragraph, one column per Signal ----------------------
@@ -276,20 +267,6 @@ class TopicModel(BaseEstimator):
                 f"is {shingle.size}; use ShingleConfig(size={self.shingle_size}) with this model, or one fitted "
                 f"with TopicModel(shingle_size={shingle.size})"
             )
-
-    # -- former names, kept while callers move to the signal layer's ---------------------------
-
-    def features_batch(
-        self,
-        documents: Sequence[Sequence[str]],
-        hashes: Sequence[Sequence[np.ndarray]] | None = None,
-    ) -> list[np.ndarray]:
-        """Former name of :meth:`signals_batch`.
-
-        Like ``score_samples(matrix)`` (now :meth:`score_signals`), it stays
-        only until ``dedup.cleaner`` calls the new names.
-        """
-        return self.signals_batch(documents, hashes)
 
     # -- persistence -------------------------------------------------------------------------
 
