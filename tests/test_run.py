@@ -255,7 +255,7 @@ def test_fit_topic_file(tmp_path, write_jsonl, seeds_dir):
 
     assert fitted == Fitted(paragraphs=23, documents=2)
     model = TopicModel.load(tmp_path / "model.npz")
-    scores = model.score_document(lines)
+    scores = model.score_samples([lines])[0]
     teaser_mean = sum(scores[i] for i in teasers) / len(teasers)
     assert teaser_mean > sum(scores[:18]) / 18, "it learned the labels"
 
