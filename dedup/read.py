@@ -228,7 +228,8 @@ class _Prefixed(io.RawIOBase):
     def __init__(self, head: bytes, rest: IO[bytes]) -> None:
         super().__init__()
         self._head = head
-        self._rest = rest
+        # read1 returns what has come: read(n) on a pipe would wait for n bytes, holding back a slow writer's lines.
+        self._read = getattr(rest, "read1", rest.read)
 
     def readable(self) -> bool:
         return True
@@ -240,7 +241,7 @@ class _Prefixed(io.RawIOBase):
             view[:count] = self._head[:count]
             self._head = self._head[count:]
             return count
-        data = self._rest.read(len(view))
+        data = self._read(len(view))
         view[: len(data)] = data
         return len(data)
 

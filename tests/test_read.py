@@ -479,6 +479,35 @@ def test_read_jsonl_from_compressed_stdin(pipe_stdin, compression):
     assert not sys.stdin.closed, "stdin is not closed by the reader"
 
 
+def test_read_jsonl_from_stdin_yields_each_line_as_it_comes(monkeypatch):
+    # A slow writer (a crawler piping records in): a line is read once it is complete, not when more data came.
+    read_end, write_end = os.pipe()
+    stdin = open(read_end, encoding="utf-8")  # noqa: SIM115 - closed below
+    monkeypatch.setattr(sys, "stdin", stdin)
+    records = read_jsonl(InputFile(STDIN, "stdin.jsonl", "jsonl"), CONFIG)
+    first = threading.Event()
+    ids = []
+
+    def consume() -> None:
+        for doc in records:
+            ids.append(doc.id)
+            first.set()
+
+    thread = threading.Thread(target=consume, daemon=True)
+    thread.start()
+    try:
+        os.write(write_end, b'{"id": "a", "text": "first"}\n')
+        arrived = first.wait(timeout=10)
+        os.write(write_end, b'{"id": "b", "text": "second"}\n')
+    finally:
+        os.close(write_end)
+        thread.join(timeout=10)
+        stdin.close()
+
+    assert arrived, "the first record waited for more input"
+    assert ids == ["a", "b"]
+
+
 @pytest.mark.parametrize("data", [b"", b"\n", b"\x1f"], ids=["empty", "blank-line", "one-magic-byte"])
 def test_read_jsonl_from_short_stdin(pipe_stdin, data):
     pipe_stdin(data)
