@@ -451,14 +451,13 @@ def read_text(file: InputFile, config: InputConfig, on_error: OnError = "raise")
     skipped = 0
     try:
         with open(file.path, "rb") as handle:
-            data = handle.read(config.max_doc_bytes + len(BOM) + 1)
-            if data.startswith(BOM):
-                data, skipped = data[len(BOM) :], len(BOM)
-            data = data[: config.max_doc_bytes + 1]
+            data = handle.read(config.max_doc_bytes + len(BOM) + 1)  # over the limit, with or without a mark
     except OSError as exc:
         error: InputError | None = InputError(f"cannot read: {exc.strerror or exc}", file.path)
     else:
         error = None
+        if data.startswith(BOM):
+            data, skipped = data[len(BOM) :], len(BOM)
         if b"\0" in data:
             error = InputError("binary file (NUL bytes), not text; remove it from the input", file.path)
         elif len(data) > config.max_doc_bytes:
