@@ -98,7 +98,8 @@ def _final_target(path: Path) -> Path:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise OutputError("symbolic link loop; give a path that leads to a file", path) from exc
-        raise OutputError(f"cannot follow the symbolic link: {exc.strerror or exc}", path) from exc
+        raise OutputError(f"cannot follow the symbolic link: {exc.strerror or exc}; give a path that leads to a file",
+                          path) from exc
 
 
 def _existing_kind(target: Path) -> str | None:
