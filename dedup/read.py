@@ -5,9 +5,12 @@ Every record is checked as it is read. A bad record raises
 caller asked to skip bad input, becomes an :class:`InvalidRecord` that the
 cleaner reports with reason ``invalid``: nothing is dropped silently.
 
-JSONL files may be compressed (``.gz``, ``.zst``); text files are read as
-bytes and decoded strictly, so line breaks and every other byte reach the
-output exactly as they were.
+JSONL files may be compressed (``.gz``, ``.zst``); standard input and a
+file whose name does not say so are recognised as gzip or zstd by their
+first bytes. Text files are read as bytes and decoded strictly, so line
+breaks and every other byte reach the output exactly as they were. A UTF-8
+byte-order mark at the start of a file or of standard input is not text:
+it is not part of the first record or of the document.
 """
 
 from __future__ import annotations
@@ -139,15 +142,94 @@ def document_from_record(record: Any, config: InputConfig, source: str, line: in
     return Document(str(doc_id), text, dict(record), source, line)
 
 
+BOM = b"\xef\xbb\xbf"
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
 def _open_binary(path: str) -> IO[bytes]:
+    """The decompressed bytes of ``path`` (``-`` is stdin, which is not closed with them).
+
+    A ``.gz`` or ``.zst`` name says how a file is compressed. Other inputs
+    are recognised by their first bytes: neither magic number can begin a
+    JSON text, so plain JSONL is never taken for compressed data.
+    """
     if path == STDIN:
-        return sys.stdin.buffer
+        head = _read_exactly(sys.stdin.buffer, len(_ZSTD_MAGIC))  # a pipe cannot be rewound: the head is put back
+        stream = io.BufferedReader(_Prefixed(head, sys.stdin.buffer))
+        return _decompressed(stream, _compression(head))
     lower = path.lower()
     if lower.endswith(".gz"):
-        return cast(IO[bytes], gzip.open(path, "rb"))
-    if lower.endswith(".zst"):
-        return io.BufferedReader(_ZstdReader(open(path, "rb")))
-    return open(path, "rb")
+        compression: str | None = "gzip"
+    elif lower.endswith(".zst"):
+        compression = "zstd"
+    else:
+        with open(path, "rb") as handle:
+            compression = _compression(handle.read(len(_ZSTD_MAGIC)))
+    return _decompressed(open(path, "rb"), compression)
+
+
+def _compression(head: bytes) -> str | None:
+    if head.startswith(_GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(_ZSTD_MAGIC):
+        return "zstd"
+    return None
+
+
+def _decompressed(stream: IO[bytes], compression: str | None) -> IO[bytes]:
+    """``stream`` decompressed; closing the result closes ``stream``."""
+    if compression == "gzip":
+        return cast(IO[bytes], _GzipReader(stream))
+    if compression == "zstd":
+        return io.BufferedReader(_ZstdReader(stream))
+    return stream
+
+
+class _GzipReader(gzip.GzipFile):
+    """A gzip stream that closes the stream it reads from when closed (GzipFile leaves a given one open)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        super().__init__(fileobj=stream, mode="rb")
+        self._stream = stream
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._stream.close()
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+    """The first ``size`` bytes of ``stream``, fewer only at its end (a pipe may give them one by one)."""
+    data = b""
+    while len(data) < size and (more := stream.read(size - len(data))):
+        data += more
+    return data
+
+
+class _Prefixed(io.RawIOBase):
+    """``head``, the bytes already read from ``rest``, then the rest of it; ``rest`` is left open."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        super().__init__()
+        self._head = head
+        # read1 returns what has come: read(n) on a pipe would wait for n bytes, holding back a slow writer's lines.
+        self._read = getattr(rest, "read1", rest.read)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            count = min(len(view), len(self._head))
+            view[:count] = self._head[:count]
+            self._head = self._head[count:]
+            return count
+        data = self._read(len(view))
+        view[: len(data)] = data
+        return len(data)
 
 
 class _ZstdReader(io.RawIOBase):
@@ -245,11 +327,37 @@ def _parse(raw: bytes, config: InputConfig, source: str, number: int) -> Documen
         line = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"invalid UTF-8 at byte {exc.start} of the line", source, number) from exc
+    line = line.removesuffix("\n").removesuffix("\r")  # JSON whitespace: an error is not placed past the line
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc.msg} at column {exc.colno}", source, number) from exc
+        raise InputError(json_error(exc, line), source, number) from exc
     return document_from_record(record, config, source, number)
+
+
+def json_error(exc: json.JSONDecodeError, line: str) -> str:
+    """The message for ``line`` (one line, without its line break), which ``json.loads`` refused with ``exc``.
+
+    It says what is wrong and the column, counted in characters from 1, once.
+
+    >>> line = '{"id": 1'
+    >>> try:
+    ...     json.loads(line)
+    ... except json.JSONDecodeError as exc:
+    ...     print(json_error(exc, line))
+    not valid JSON: Expecting ',' delimiter at column 9, where the line ends (is it cut short?)
+    """
+    if exc.msg.startswith("Unexpected UTF-8 BOM"):
+        return ("not valid JSON: a byte-order mark (U+FEFF) at column 1; only the start of a file may have one "
+                "(were files concatenated with theirs?)")
+    what = exc.msg.removesuffix(" at")  # "Unterminated string starting at": the column follows, once
+    end = len(line) + 1  # the column just past the last character
+    message = f"not valid JSON: {what} at column {exc.pos + 1}"  # one line: its position is the column
+    if exc.pos + 1 >= end:
+        return f"{message}, where the line ends (is it cut short?)"
+    if what.startswith("Unterminated string"):
+        return f"{message}, not closed when the line ends at column {end} (is it cut short?)"
+    return message
 
 
 def _salvage_id(raw: bytes, config: InputConfig) -> str | None:
@@ -304,6 +412,8 @@ def read_jsonl(
                     raise error
                 yield InvalidRecord(source, number, error.reason)
                 continue
+            if number == 1:
+                raw = raw.removeprefix(BOM)  # a byte-order mark is not text, nor part of the first record
             if not raw.strip():
                 continue
             try:
@@ -313,19 +423,27 @@ def read_jsonl(
                     raise
                 yield InvalidRecord(source, number, exc.reason, _salvage_id(raw, config))
     finally:
-        if file.path != STDIN:
-            handle.close()
+        handle.close()
 
 
 def read_text(file: InputFile, config: InputConfig, on_error: OnError = "raise") -> Iterator[Document | InvalidRecord]:
-    """Read one text file as one document whose id is its relative path."""
+    """Read one text file as one document whose id is its relative path.
+
+    The document's text is the file's bytes, decoded, without a UTF-8
+    byte-order mark at the start: the mark is not text, so the output of a
+    file that had one does not have it. Byte offsets in messages count
+    from the start of the file, mark included.
+    """
+    skipped = 0
     try:
         with open(file.path, "rb") as handle:
-            data = handle.read(config.max_doc_bytes + 1)
+            data = handle.read(config.max_doc_bytes + len(BOM) + 1)  # over the limit, with or without a mark
     except OSError as exc:
         error: InputError | None = InputError(f"cannot read: {exc.strerror or exc}", file.path)
     else:
         error = None
+        if data.startswith(BOM):
+            data, skipped = data[len(BOM) :], len(BOM)
         if b"\0" in data:
             error = InputError("binary file (NUL bytes), not text; remove it from the input", file.path)
         elif len(data) > config.max_doc_bytes:
@@ -338,7 +456,7 @@ def read_text(file: InputFile, config: InputConfig, on_error: OnError = "raise")
                 text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 line = data.count(b"\n", 0, exc.start) + 1
-                error = InputError(f"invalid UTF-8 at byte {exc.start}", file.path, line)
+                error = InputError(f"invalid UTF-8 at byte {skipped + exc.start}", file.path, line)
     if error is not None:
         if on_error == "raise":
             raise error

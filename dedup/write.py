@@ -2,17 +2,21 @@
 
 Files are written to a temporary name in the target directory and renamed
 into place only when complete, so an interrupted run leaves either no file
-at the final path or the complete previous one. Standard output cannot be
-replaced atomically: a run killed while writing to ``-`` leaves what it
-had written.
+at the final path or the complete previous one. A symbolic link is written
+through: its target is replaced that way, and the link stays. Standard
+output, character and block devices and FIFOs cannot be replaced without
+ceasing to be what they are, so they are written directly: a run killed
+while writing to ``-`` or to ``/dev/...`` leaves what it had written.
 """
 
 from __future__ import annotations
 
+import errno
 import gzip
 import io
 import json
 import os
+import stat
 import sys
 import tempfile
 from collections import Counter
@@ -23,21 +27,53 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from dedup.data import CleanResult, Reason
+from dedup.errors import DedupError
 
 STDOUT = "-"
 REPORT_TEXT_CHARS = 1000
+
+
+class OutputError(DedupError, OSError):
+    """An output path cannot be written: a socket, a directory, a symbolic link loop, no permission."""
+
+    def __init__(self, message: str, path: str | Path) -> None:
+        self.path = str(path)
+        super().__init__(f"{path}: {message}")
 
 
 @contextmanager
 def atomic_binary(path: str | Path) -> Iterator[IO[bytes]]:
     """Open ``path`` for writing so that it appears only once complete.
 
-    On an exception the temporary file is removed and the previous file,
-    if any, is untouched.
+    The data goes to a temporary file beside the final path, which is
+    flushed to disk and renamed onto it at the end. On an exception the
+    temporary file is removed and the previous file, if any, is untouched.
+
+    A symbolic link (or a chain of them) is written through: its final
+    target is replaced in the same way and the link stays a link; a
+    dangling link gets its target created. A character or block device or
+    a FIFO at the path (say ``/dev/null``) is written directly, not
+    atomically: a rename would put a regular file in its place. What was
+    written before an exception stays written.
+
+    Raises:
+        OutputError: The path is a directory or a socket, a symbolic link
+            loop, or cannot be opened for writing. Nothing is written.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    target = _final_target(Path(path))
+    kind = _existing_kind(target)
+    if kind is not None:
+        with _direct(target, kind) as handle:
+            yield handle
+        return
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create a file in {target.parent}: {exc.strerror or exc}; give a path in a writable directory",
+            path,
+        ) from exc
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a finished file gets the usual mode
         with os.fdopen(fd, "wb") as handle:
@@ -49,6 +85,58 @@ def atomic_binary(path: str | Path) -> Iterator[IO[bytes]]:
         with suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _final_target(path: Path) -> Path:
+    """The path that is written for ``path``: the end of its symbolic links, or ``path`` itself."""
+    if not path.is_symlink():
+        return path  # the directories on the way may be links: the rename happens inside them all the same
+    try:
+        return Path(os.path.realpath(path, strict=True))
+    except FileNotFoundError:
+        return Path(os.path.realpath(path))  # a dangling link: its target is created
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OutputError("symbolic link loop; give a path that leads to a file", path) from exc
+        raise OutputError(f"cannot follow the symbolic link: {exc.strerror or exc}; give a path that leads to a file",
+                          path) from exc
+
+
+def _existing_kind(target: Path) -> str | None:
+    """What is at ``target`` when it must be written directly (a device or FIFO); ``None`` for a file or nothing.
+
+    Raises:
+        OutputError: A directory or a socket is at ``target``.
+    """
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a loop in the directories on the way
+            raise OutputError("symbolic link loop; give a path that leads to a file", target) from exc
+        return None  # mkstemp in its directory says what is wrong
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        raise OutputError("is a directory; give the path of a file", target)
+    if stat.S_ISSOCK(mode):
+        raise OutputError("is a socket, which cannot be opened as a file; give a file, a FIFO or - (stdout)", target)
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    return "device"  # character or block device, or a kind of file this platform adds
+
+
+@contextmanager
+def _direct(target: Path, kind: str) -> Iterator[IO[bytes]]:
+    """``target``, opened to write as it is: no truncation or creation, no fsync (a FIFO or a tty refuses it)."""
+    try:
+        fd = os.open(target, os.O_WRONLY | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise OutputError(f"cannot open the {kind} for writing: {exc.strerror or exc}", target) from exc
+    with os.fdopen(fd, "wb") as handle:
+        yield handle
+        handle.flush()
 
 
 def _umask() -> int:
@@ -80,7 +168,11 @@ def text_writer(raw: IO[bytes], name: str) -> Iterator[IO[str]]:
 
 @contextmanager
 def open_output(path: str | Path) -> Iterator[IO[str]]:
-    """A text stream to ``path`` (``-`` is stdout), compressed by suffix, written atomically."""
+    """A text stream to ``path`` (``-`` is stdout), compressed by the suffix of ``path``.
+
+    The file is written as :func:`atomic_binary` writes it: atomically, or
+    directly when ``path`` is a device or a FIFO.
+    """
     if str(path) == STDOUT:
         yield sys.stdout
         sys.stdout.flush()

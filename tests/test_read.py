@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import doctest
 import gzip
 import io
+import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 import zstandard
 
+import dedup.read
 from dedup import decide
 from dedup.config import InputConfig
 from dedup.data import Document, Reason
@@ -426,3 +431,227 @@ def test_read_inputs_seen_ids_carry_over(tmp_path, write_jsonl):
         list(read_inputs([jsonl_file(path)], CONFIG, seen=seen))
 
     assert seen == {"a", "b"}
+
+
+# -- compressed data recognised by its first bytes ---------------------------------------------------------
+
+PLAIN = b'{"id": "a", "text": "caf\xc3\xa9"}\n{"id": "b", "text": "two\\nlines"}\n'
+COMPRESSIONS = {
+    "plain": lambda data: data,
+    "gzip": lambda data: gzip.compress(data, mtime=0),
+    "zstd": zstandard.ZstdCompressor().compress,
+    "gzip-members": lambda data: gzip.compress(data[:20]) + gzip.compress(data[20:]),
+}
+EXPECTED = [("a", "caf\u00e9", 1), ("b", "two\nlines", 2)]
+
+
+@pytest.fixture
+def pipe_stdin(monkeypatch):
+    """``pipe_stdin(data)``: make stdin a real pipe that ``data`` comes through, its first byte alone."""
+    opened = []
+
+    def feed(data: bytes) -> None:
+        read_end, write_end = os.pipe()
+
+        def write() -> None:
+            with os.fdopen(write_end, "wb", buffering=0) as pipe:
+                pipe.write(data[:1])
+                time.sleep(0.05)  # the reader sees one byte before the rest
+                pipe.write(data[1:])
+
+        threading.Thread(target=write, daemon=True).start()
+        stdin = open(read_end, encoding="utf-8")  # noqa: SIM115 - closed after the test
+        opened.append(stdin)
+        monkeypatch.setattr(sys, "stdin", stdin)
+
+    yield feed
+    for stdin in opened:
+        stdin.close()
+
+
+@pytest.mark.parametrize("compression", sorted(COMPRESSIONS))
+def test_read_jsonl_from_compressed_stdin(pipe_stdin, compression):
+    pipe_stdin(COMPRESSIONS[compression](PLAIN))
+
+    docs = list(read_jsonl(InputFile(STDIN, "stdin.jsonl", "jsonl"), CONFIG))
+
+    assert [(d.id, d.text, d.line) for d in docs] == EXPECTED
+    assert {d.source for d in docs} == {"<stdin>"}
+    assert not sys.stdin.closed, "stdin is not closed by the reader"
+
+
+def test_read_jsonl_from_stdin_yields_each_line_as_it_comes(monkeypatch):
+    # A slow writer (a crawler piping records in): a line is read once it is complete, not when more data came.
+    read_end, write_end = os.pipe()
+    stdin = open(read_end, encoding="utf-8")  # noqa: SIM115 - closed below
+    monkeypatch.setattr(sys, "stdin", stdin)
+    records = read_jsonl(InputFile(STDIN, "stdin.jsonl", "jsonl"), CONFIG)
+    first = threading.Event()
+    ids = []
+
+    def consume() -> None:
+        for doc in records:
+            ids.append(doc.id)
+            first.set()
+
+    thread = threading.Thread(target=consume, daemon=True)
+    thread.start()
+    try:
+        os.write(write_end, b'{"id": "a", "text": "first"}\n')
+        arrived = first.wait(timeout=10)
+        os.write(write_end, b'{"id": "b", "text": "second"}\n')
+    finally:
+        os.close(write_end)
+        thread.join(timeout=10)
+        stdin.close()
+
+    assert arrived, "the first record waited for more input"
+    assert ids == ["a", "b"]
+
+
+@pytest.mark.parametrize("data", [b"", b"\n", b"\x1f"], ids=["empty", "blank-line", "one-magic-byte"])
+def test_read_jsonl_from_short_stdin(pipe_stdin, data):
+    pipe_stdin(data)
+
+    items = list(read_jsonl(InputFile(STDIN, "stdin.jsonl", "jsonl"), CONFIG, on_error="skip"))
+
+    assert [type(item).__name__ for item in items] == ([] if data.strip() == b"" else ["InvalidRecord"])
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_read_jsonl_truncated_compressed_stdin(pipe_stdin, compression):
+    data = COMPRESSIONS[compression](RECORDS)
+    pipe_stdin(data[: len(data) // 2])
+
+    with pytest.raises(InputError, match=r"is the file truncated\?") as caught:
+        list(read_jsonl(InputFile(STDIN, "stdin.jsonl", "jsonl"), CONFIG))
+
+    assert caught.value.source == "<stdin>"
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+@pytest.mark.parametrize("name", ["in.jsonl", "in.ndjson"])
+def test_read_jsonl_compressed_under_a_plain_name(tmp_path, compression, name):
+    path = tmp_path / name
+    path.write_bytes(COMPRESSIONS[compression](PLAIN))
+
+    docs = list(read_jsonl(jsonl_file(path), CONFIG))
+
+    assert [(d.id, d.text, d.line) for d in docs] == EXPECTED
+
+
+# -- byte-order marks -----------------------------------------------------------------------------------------
+
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.mark.parametrize("compression", ["plain", "gzip", "zstd"])
+def test_read_jsonl_byte_order_mark(tmp_path, compression):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(COMPRESSIONS[compression](BOM + PLAIN))
+
+    docs = list(read_jsonl(jsonl_file(path), CONFIG))
+
+    assert [(d.id, d.text, d.line) for d in docs] == EXPECTED
+    assert list(docs[0].fields) == ["id", "text"]
+
+
+def test_read_jsonl_byte_order_mark_on_stdin(pipe_stdin):
+    pipe_stdin(BOM + PLAIN)
+
+    docs = list(read_jsonl(InputFile(STDIN, "stdin.jsonl", "jsonl"), CONFIG))
+
+    assert [(d.id, d.text, d.line) for d in docs] == EXPECTED
+
+
+def test_read_jsonl_byte_order_mark_alone(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(BOM + b"\n" + PLAIN)
+
+    assert [(d.id, d.line) for d in read_jsonl(jsonl_file(path), CONFIG)] == [("a", 2), ("b", 3)]
+
+
+def test_read_jsonl_byte_order_mark_inside_the_file_is_an_error(tmp_path):
+    # Only the start of the file may have one; later, it is most likely two files joined with `cat`.
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(BOM + PLAIN + BOM + PLAIN)
+
+    with pytest.raises(InputError) as caught:
+        list(read_jsonl(jsonl_file(path), CONFIG))
+
+    assert str(caught.value) == (
+        f"{path}:3: not valid JSON: a byte-order mark (U+FEFF) at column 1; only the start of a file may have one "
+        "(were files concatenated with theirs?)"
+    )
+
+
+@pytest.mark.parametrize(
+    "data", [b"one\r\ntwo\n", "caf\u00e9\n\nnext".encode(), b"", b"\xef\xbb\xbf"], ids=["crlf", "utf8", "empty", "bom"]
+)
+def test_read_text_byte_order_mark_is_not_text(tmp_path, data):
+    path = tmp_path / "page.txt"
+    path.write_bytes(BOM + data)
+
+    docs = list(read_text(text_file(path), CONFIG))
+
+    assert docs == [Document("page.txt", data.decode("utf-8"), {}, str(path), None)]
+
+
+def test_read_text_byte_order_mark_and_the_size_limit(tmp_path):
+    config = InputConfig(max_doc_bytes=100)
+    path = tmp_path / "page.txt"
+
+    path.write_bytes(BOM + b"x" * 100)
+    assert [d.text for d in read_text(text_file(path), config)] == ["x" * 100], "the mark is not counted"
+
+    path.write_bytes(BOM + b"x" * 101)
+    with pytest.raises(InputError, match="file is larger than the limit of 100 bytes"):
+        list(read_text(text_file(path), config))
+
+
+def test_read_text_byte_order_mark_error_offsets_count_from_the_file_start(tmp_path):
+    path = tmp_path / "page.txt"
+    path.write_bytes(BOM + b"first\nsecond \xff")
+
+    with pytest.raises(InputError) as caught:
+        list(read_text(text_file(path), CONFIG))
+
+    assert str(caught.value) == f"{path}:2: invalid UTF-8 at byte 16"
+
+
+# -- JSON error messages ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b'{"id": "a", "text": "abc',
+         "Unterminated string starting at column 21, not closed when the line ends at column 25 (is it cut short?)"),
+        (b'{"id": "a", "text": "abc"', "Expecting ',' delimiter at column 26, where the line ends (is it cut short?)"),
+        (b'{"id": "a", "text": "abc"\r',
+         "Expecting ',' delimiter at column 26, where the line ends (is it cut short?)"),
+        (b'{"id": "a",',
+         "Expecting property name enclosed in double quotes at column 12, where the line ends (is it cut short?)"),
+        (b'{"id": "a", "text": "tab\there"}', "Invalid control character at column 25"),
+        (b'{"id": "a", "text": "x"} x', "Extra data at column 26"),
+        (b'{"id": "a" "text": "x"}', "Expecting ',' delimiter at column 12"),
+        ('{"id": "\u00e9\u00e9", oops}'.encode(), "Expecting property name enclosed in double quotes at column 14"),
+    ],
+    ids=["unterminated-string", "unclosed-object", "unclosed-object-crlf", "after-comma", "control-character",
+         "extra-data", "missing-comma", "columns-in-characters"],
+)
+def test_json_error_names_file_line_and_column_once(tmp_path, line, message):
+    path = write_with_bad_line(tmp_path / "in.jsonl", line)
+
+    with pytest.raises(InputError) as caught:
+        list(read_jsonl(jsonl_file(path), CONFIG))
+    skipped = list(read_jsonl(jsonl_file(path), CONFIG, on_error="skip"))
+
+    assert str(caught.value) == f"{path}:2: not valid JSON: {message}"
+    assert str(caught.value).count(" at ") == message.count(" at ")
+    assert skipped[1] == InvalidRecord(str(path), 2, f"not valid JSON: {message}")
+
+
+def test_docstring_examples():
+    assert doctest.testmod(dedup.read).failed == 0
+

@@ -6,7 +6,10 @@ import gzip
 import io
 import json
 import os
+import socket
 import stat
+import threading
+from pathlib import Path
 
 import pytest
 import zstandard
@@ -14,6 +17,7 @@ import zstandard
 from dedup.data import CleanResult, Decision, Reason, Ref
 from dedup.write import (
     REPORT_TEXT_CHARS,
+    OutputError,
     Summary,
     annotation,
     atomic_binary,
@@ -61,6 +65,212 @@ def test_atomic_binary_mode_follows_umask(tmp_path):
         os.umask(old)
 
     assert stat.S_IMODE((tmp_path / "out.bin").stat().st_mode) == 0o640
+
+
+# -- devices, FIFOs, sockets and symbolic links ------------------------------------------------------------
+
+
+def make_null_device(path: Path) -> Path:
+    """A character device like /dev/null (writes vanish), made in the test's directory, not the real one."""
+    if os.geteuid() != 0:
+        pytest.skip("making a device node needs root")
+    try:
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except OSError as exc:
+        pytest.skip(f"cannot make a device node here: {exc}")
+    return path
+
+
+class FifoReader:
+    """A FIFO at ``path`` and a thread that reads it to the end, as a consumer of the output would."""
+
+    def __init__(self, path: Path) -> None:
+        os.mkfifo(path)
+        self.path = path
+        self.data = b""
+        self._thread = threading.Thread(target=self._read, daemon=True)  # daemon: a failed test must not hang
+        self._thread.start()
+
+    def _read(self) -> None:
+        with open(self.path, "rb") as fifo:
+            self.data = fifo.read()
+
+    def result(self) -> bytes:
+        self._thread.join(timeout=30)
+        assert not self._thread.is_alive(), "nothing was written to the FIFO"
+        return self.data
+
+
+def entries(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def test_atomic_binary_writes_into_a_character_device(tmp_path):
+    device = make_null_device(tmp_path / "null")
+
+    with atomic_binary(device) as handle:
+        handle.write(b"gone")
+
+    mode = device.lstat()
+    assert stat.S_ISCHR(mode.st_mode) and mode.st_rdev == os.makedev(1, 3), "still the device, not a file"
+    assert entries(tmp_path) == ["null"], "no temporary file either"
+
+
+def test_atomic_binary_writes_into_a_fifo(tmp_path):
+    reader = FifoReader(tmp_path / "fifo")
+
+    with atomic_binary(reader.path) as handle:
+        handle.write(b"first, ")
+        handle.write(b"second")
+
+    assert reader.result() == b"first, second"
+    assert stat.S_ISFIFO(reader.path.lstat().st_mode)
+    assert entries(tmp_path) == ["fifo"]
+
+
+def test_a_fifo_keeps_what_was_written_before_an_error(tmp_path):
+    # Not atomic: the reader has had the data already.
+    reader = FifoReader(tmp_path / "fifo")
+
+    with pytest.raises(RuntimeError, match="disk on fire"), atomic_binary(reader.path) as handle:
+        handle.write(b"partial")
+        raise RuntimeError("disk on fire")
+
+    assert reader.result() == b"partial"
+    assert stat.S_ISFIFO(reader.path.lstat().st_mode)
+
+
+def test_open_output_compresses_into_a_fifo_by_its_name(tmp_path):
+    reader = FifoReader(tmp_path / "out.jsonl.gz")
+
+    with open_output(reader.path) as out:
+        out.write(dumps({"a": "\u00e9"}))
+
+    assert gzip.decompress(reader.result()) == '{"a": "\u00e9"}\n'.encode()
+
+
+def test_atomic_binary_writes_through_a_symbolic_link(tmp_path):
+    (tmp_path / "data").mkdir()
+    real = tmp_path / "data" / "out.bin"
+    real.write_bytes(b"previous")
+    link = tmp_path / "out.bin"
+    link.symlink_to("data/out.bin")
+
+    with atomic_binary(link) as handle:
+        handle.write(b"new")
+        assert real.read_bytes() == b"previous", "the target is replaced only when complete"
+        assert [name.endswith(".partial") for name in entries(tmp_path / "data")] == [True, False]
+        assert entries(tmp_path) == ["data", "out.bin"], "the temporary file is beside the target"
+
+    assert link.is_symlink() and os.readlink(link) == "data/out.bin"
+    assert real.read_bytes() == b"new"
+    assert entries(tmp_path / "data") == ["out.bin"]
+
+
+def test_a_symbolic_link_keeps_its_target_on_error(tmp_path):
+    real = tmp_path / "real.bin"
+    real.write_bytes(b"previous")
+    link = tmp_path / "out.bin"
+    link.symlink_to(real)
+
+    with pytest.raises(RuntimeError, match="disk on fire"), atomic_binary(link) as handle:
+        handle.write(b"new")
+        raise RuntimeError("disk on fire")
+
+    assert link.is_symlink() and real.read_bytes() == b"previous"
+    assert entries(tmp_path) == ["out.bin", "real.bin"]
+
+
+@pytest.mark.parametrize("target", ["missing.bin", "new/dir/missing.bin"], ids=["file", "in-new-directory"])
+def test_a_dangling_symbolic_link_gets_its_target(tmp_path, target):
+    link = tmp_path / "out.bin"
+    link.symlink_to(target)
+
+    with atomic_binary(link) as handle:
+        handle.write(b"new")
+
+    assert link.is_symlink() and os.readlink(link) == target
+    assert (tmp_path / target).read_bytes() == b"new"
+    assert not (tmp_path / target).is_symlink()
+
+
+@pytest.mark.parametrize("dangling", [False, True], ids=["to-a-file", "dangling"])
+def test_atomic_binary_follows_a_chain_of_links(tmp_path, dangling):
+    # out.bin -> a/link -> ../b/real.bin, each link relative to its own directory.
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    real = tmp_path / "b" / "real.bin"
+    if not dangling:
+        real.write_bytes(b"previous")
+    (tmp_path / "a" / "link").symlink_to("../b/real.bin")
+    (tmp_path / "out.bin").symlink_to("a/link")
+
+    with open_output(tmp_path / "out.bin") as out:
+        out.write("new\n")
+
+    assert os.readlink(tmp_path / "out.bin") == "a/link"
+    assert os.readlink(tmp_path / "a" / "link") == "../b/real.bin"
+    assert real.read_bytes() == b"new\n" and not real.is_symlink()
+    assert entries(tmp_path / "b") == ["real.bin"]
+
+
+def test_a_symbolic_link_to_a_device_writes_into_the_device(tmp_path):
+    device = make_null_device(tmp_path / "null")
+    link = tmp_path / "out.jsonl"
+    link.symlink_to(device)
+
+    with open_output(link) as out:
+        out.write(dumps({"a": 1}))
+
+    assert link.is_symlink() and stat.S_ISCHR(device.lstat().st_mode)
+    assert entries(tmp_path) == ["null", "out.jsonl"]
+
+
+def test_a_symbolic_link_loop_is_an_error(tmp_path):
+    (tmp_path / "a").symlink_to("b")
+    (tmp_path / "b").symlink_to("a")
+
+    with pytest.raises(OutputError) as caught, atomic_binary(tmp_path / "a"):
+        pass
+
+    assert str(caught.value) == f"{tmp_path / 'a'}: symbolic link loop; give a path that leads to a file"
+    assert os.readlink(tmp_path / "a") == "b" and os.readlink(tmp_path / "b") == "a"
+
+
+def test_a_socket_is_an_error_and_stays(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative name: socket paths are limited to about 100 bytes
+    server = socket.socket(socket.AF_UNIX)
+    server.bind("sock")
+    try:
+        with pytest.raises(OutputError) as caught, atomic_binary("sock") as handle:
+            handle.write(b"data")
+    finally:
+        server.close()
+
+    assert str(caught.value) == "sock: is a socket, which cannot be opened as a file; give a file, a FIFO or - (stdout)"
+    assert isinstance(caught.value, OSError)
+    assert stat.S_ISSOCK((tmp_path / "sock").lstat().st_mode)
+    assert entries(tmp_path) == ["sock"]
+
+
+def test_a_directory_is_an_error(tmp_path):
+    (tmp_path / "out").mkdir()
+
+    with pytest.raises(OutputError) as caught, atomic_binary(tmp_path / "out"):
+        pass
+
+    assert str(caught.value) == f"{tmp_path / 'out'}: is a directory; give the path of a file"
+
+
+def test_an_unwritable_place_is_an_error(tmp_path):
+    (tmp_path / "file").write_bytes(b"")  # a file where a directory is needed: refused to root too
+    target = tmp_path / "file" / "out.bin"
+
+    with pytest.raises(OutputError) as caught, atomic_binary(target):
+        pass
+
+    assert str(caught.value).startswith(f"{target}: cannot create a file in {tmp_path / 'file'}: ")
+    assert str(caught.value).endswith("; give a path in a writable directory")
 
 
 # -- compression and line breaks ---------------------------------------------------------------------------
