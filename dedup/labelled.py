@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from dedup.errors import InputError
+from dedup.read import json_error
 
 STDIN = "-"
 
@@ -59,10 +60,11 @@ def parse_labelled(
     for number, line in enumerate(_checked(lines, source), 1):
         if not line.strip():
             continue
+        line = line.rstrip("\r\n")
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON: {exc.msg}", source, number) from exc
+            raise InputError(json_error(exc, line), source, number) from exc
         if not isinstance(record, dict) or not isinstance(record.get(text_field), str):
             raise InputError(f"expected an object with a string {text_field!r} field", source, number)
         label = record.get("label")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable
 from contextlib import ExitStack, suppress
@@ -38,7 +39,7 @@ from dedup.config import Config
 from dedup.data import CleanResult, Reason
 from dedup.errors import ArgumentError, InputError
 from dedup.labelled import read_labelled
-from dedup.read import STDIN, InputFile, OnError, list_inputs, read_inputs
+from dedup.read import STDIN, InputFile, OnError, kind_of, list_inputs, read_inputs
 from dedup.state import RunState, Stamp, file_digest
 from dedup.write import STDOUT, Summary, atomic_binary, dumps, open_output, output_record, report_lines, text_writer
 
@@ -106,7 +107,7 @@ def clean_files(
     )
     _check_arguments(names, targets, on_error, workers, state, resume)
     files = list_inputs(names)
-    all_jsonl = _check_layout(files, targets, annotate)
+    all_jsonl = _check_layout(files, names, targets, annotate)
     run = _Run(files, config or Config(), all_jsonl, targets, annotate, on_error, workers or default_workers())
     return run.clean() if state is None else run.clean_resumable(Path(state), resume)
 
@@ -159,6 +160,13 @@ class _Targets(NamedTuple):
         return [(name, path) for name, path in zip(self._fields, self, strict=True) if path not in (None, STDOUT)]
 
 
+def _is_device(path: str) -> bool:
+    try:
+        return stat.S_ISCHR(os.stat(path).st_mode)
+    except OSError:  # missing, or a link loop: write.py says what is wrong when it gets there
+        return False
+
+
 def _check_arguments(
     inputs: list[str], targets: _Targets, on_error: str, workers: int | None, state: PathArg | None, resume: bool
 ) -> None:
@@ -169,8 +177,9 @@ def _check_arguments(
         raise ArgumentError("{workers} must be at least 1, found {found}", found=workers)
     if inputs.count(STDIN) > 1:
         raise ArgumentError("- (stdin) can be given once")
-    files = [path for _, path in targets.named()]
-    if len({Path(path).resolve() for path in files}) < len(files):  # resolved: ./out.jsonl is out.jsonl
+    # Resolved: ./out.jsonl is out.jsonl, and a link is its target. A device (/dev/null) may take several.
+    files = [os.path.realpath(path) for _, path in targets.named() if not _is_device(path)]
+    if len(set(files)) < len(files):
         raise ArgumentError("{output}, {report} and {summary} must be different files")
     if list(targets).count(STDOUT) > 1:
         raise ArgumentError("only one of {output}, {report} and {summary} can be - (stdout)")
@@ -180,22 +189,55 @@ def _check_arguments(
         raise ArgumentError("{state} records completed input files: - (stdin) cannot be resumed")
 
 
-def _check_layout(files: list[InputFile], targets: _Targets, annotate: bool) -> bool:
-    """Check that the outputs fit the inputs; whether every input is JSONL (one output file)."""
+def _check_layout(files: list[InputFile], inputs: list[str], targets: _Targets, annotate: bool) -> bool:
+    """Check that the outputs fit the inputs; whether the output is one JSONL file (else a directory).
+
+    The output is one file when every input is JSONL, unless its name ends
+    in a slash: a directory, which mirrors the inputs as text inputs do.
+    """
     output = targets.output
     all_jsonl = all(f.kind == "jsonl" for f in files)
-    if not all_jsonl and output == STDOUT:
+    one_file = all_jsonl and not output.endswith(("/", os.sep))
+    if not one_file and output == STDOUT:
         raise ArgumentError("text inputs need an output directory, not - (stdout)")
-    if annotate and not all_jsonl:
-        raise ArgumentError("{annotate} adds a field to JSON records: it needs JSONL inputs")
-    if not all_jsonl and Path(output).is_file():
+    if annotate and not one_file:
+        raise ArgumentError("{annotate} adds a field to JSON records: it needs JSONL inputs and one output file")
+    if not one_file and Path(output).is_file():
         raise ArgumentError("output {path} is a file, but text inputs need an output directory", path=output)
-    if not all_jsonl:
+    if not all_jsonl and kind_of(output.rstrip("/" + os.sep)) is not None and not Path(output).is_dir():
+        raise ArgumentError(
+            "text inputs make the output a directory that mirrors them (a .txt per document), but {path} is "
+            "named like a file; give a directory",
+            path=output,
+        )
+    if not one_file:
         _check_mirror(files, output)
-    if all_jsonl and output != STDOUT and Path(output).is_dir():
-        raise ArgumentError("output {path} is a directory, but JSONL inputs need an output file", path=output)
-    _check_not_inputs(files, targets, all_jsonl)
-    return all_jsonl
+    if one_file and output != STDOUT and Path(output).is_dir():
+        raise ArgumentError(
+            "output {path} is a directory, but JSONL inputs make one output file; end it with / to write a "
+            ".jsonl per input into it",
+            path=output,
+        )
+    _check_not_inputs(files, targets, one_file)
+    _check_not_inside_inputs(inputs, targets)
+    return one_file
+
+
+def _check_not_inside_inputs(inputs: list[str], targets: _Targets) -> None:
+    """Refuse outputs inside an input directory: the next run would read them as inputs."""
+    for argument in inputs:
+        if argument == STDIN or not os.path.isdir(argument):
+            continue
+        directory = os.path.realpath(argument)
+        for name, path in targets.named():
+            real = os.path.realpath(path)
+            if real != directory and os.path.commonpath([real, directory]) == directory:
+                raise ArgumentError(
+                    f"{{{name}}} {{path}} is inside the input directory {{directory}}: a later run over that "
+                    "directory would read it as input; write it outside the inputs",
+                    path=path,
+                    directory=argument,
+                )
 
 
 def _check_not_inputs(files: list[InputFile], targets: _Targets, all_jsonl: bool) -> None:
@@ -207,8 +249,8 @@ def _check_not_inputs(files: list[InputFile], targets: _Targets, all_jsonl: bool
     identity = {}
     for f in named:
         with suppress(OSError):
-            stat = os.stat(f.path)
-            identity[(stat.st_dev, stat.st_ino)] = f.path
+            info = os.stat(f.path)
+            identity[(info.st_dev, info.st_ino)] = f.path
     written = [(name, path) for name, path in targets.named() if name != "output"]
     if targets.output != STDOUT:
         if all_jsonl:
@@ -219,8 +261,8 @@ def _check_not_inputs(files: list[InputFile], targets: _Targets, all_jsonl: bool
         found = real.get(os.path.realpath(path))
         if found is None:
             with suppress(OSError):
-                stat = os.stat(path)
-                found = identity.get((stat.st_dev, stat.st_ino))  # a hard link to an input
+                info = os.stat(path)
+                found = identity.get((info.st_dev, info.st_ino))  # a hard link to an input
         if found is not None:
             raise ArgumentError(
                 f"{{{name}}} would write {{path}}, which is the input {{found}}; give an output path that is not "

@@ -89,6 +89,31 @@ def test_character_devices_stay_devices(tmp_path, source, run):
     assert entries(out) == sorted(NAMES), "no temporary files left"
 
 
+def test_one_device_can_take_every_output(tmp_path, source, run):
+    """``-o /dev/null --report /dev/null``: a device is not a file that two outputs would overwrite."""
+    if os.geteuid() != 0:
+        pytest.skip("making a device node needs root")
+    null = tmp_path / "null"
+    try:
+        os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except OSError as exc:
+        pytest.skip(f"cannot make a device node here: {exc}")
+
+    result = clean_to(run, source, [null, null, null])
+
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISCHR(null.lstat().st_mode)
+
+
+def test_a_symbolic_link_loop_is_an_error_not_a_crash(tmp_path, source, run):
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+
+    result = run("clean", source, "-o", tmp_path / "loop")
+
+    assert result.exit_code == 1, result.output
+    assert "loop" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_fifos_get_the_data(tmp_path, source, expected, run):
     out = tmp_path / "out"
     out.mkdir()

@@ -157,8 +157,8 @@ ARGUMENT_ERRORS: dict[str, tuple[Any, Any, dict[str, Any], str]] = {
     "text-to-stdout": ("{txt}", "-", {}, "text inputs need an output directory, not - (stdout)"),
     "annotate-text": ("{txt}", "{dir}/o", {"annotate": True},
                       "annotate=True adds a field to JSON records: it needs JSONL inputs"),
-    "jsonl-to-directory": ("{jsonl}", "{dir}/a", {}, "output {dir}/a is a directory, but JSONL inputs need an output "
-                                                     "file"),
+    "jsonl-to-directory": ("{jsonl}", "{dir}/a", {}, "output {dir}/a is a directory, but JSONL inputs make one "
+                                                     "output file"),
     "text-to-file": ("{txt}", "{jsonl}", {}, "output {jsonl} is a file, but text inputs need an output directory"),
     "output-is-input": ("{jsonl}", "{jsonl}", {}, "output= would write {jsonl}, which is the input {jsonl}; give an "
                                                   "output path that is not an input"),
