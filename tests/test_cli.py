@@ -657,7 +657,7 @@ BAD_INPUT: dict[str, tuple[dict[str, Any], list[str], list[str]]] = {
 def test_bad_input_exits_1_without_output(run, tmp_path, write_jsonl, case, output):
     files, arguments, messages = BAD_INPUT[case]
     if output == "out.jsonl" and any(name.endswith(".txt") for name in files):
-        pytest.skip("a text input makes the output a directory: a file name is a usage error (test_usage_errors_exit_2)")
+        pytest.skip("a text input makes the output a directory: a file name is a usage error")
     (tmp_path / "in").mkdir()
     for name, content in files.items():
         if content is None:
