@@ -47,3 +47,12 @@ class IndexFileError(DedupError, ValueError):
 
 class ModelError(DedupError, ValueError):
     """A topic model file is missing, malformed, or not a dedup model."""
+
+
+class IndexStoreError(DedupError, RuntimeError):
+    """An index store cannot do what was asked.
+
+    Its server is unreachable or failing, its file cannot be written, its
+    driver is not installed, or the operation does not exist for that kind
+    of store (saving a server-side index to a file, say).
+    """
