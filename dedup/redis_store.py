@@ -364,6 +364,11 @@ class RedisStore(IndexStore):
         while True:
             try:
                 return call(attempt > 0)
+            except (errors.AuthenticationError, errors.AuthorizationError) as exc:  # ConnectionErrors to redis-py
+                raise IndexStoreError(
+                    f"redis index {self.url}: the server refused the credentials ({exc}); check the URL's "
+                    "user and password"
+                ) from exc
             except (errors.ConnectionError, errors.TimeoutError) as exc:
                 attempt += 1
                 if attempt == TRIES:

@@ -476,6 +476,17 @@ def test_redis_unreachable_is_a_clear_error_without_the_password() -> None:
     assert "after 4 tries" in message
 
 
+def test_redis_wrong_password_is_not_retried(redis_url: str) -> None:
+    user = f"user-{uuid.uuid4().hex[:8]}"
+    _redis_client(redis_url).acl_setuser(user, enabled=True, passwords=["+right"], keys=["*"], commands=["+@all"])
+    server = redis_url.removeprefix("redis://")
+    with pytest.raises(IndexStoreError, match="refused the credentials") as error:
+        open_store(f"redis://{user}:wrong@{server}?prefix=auth", FINGERPRINT)
+    assert f"redis://{user}:***@" in str(error.value) and ":wrong@" not in str(error.value)
+    with open_store(f"redis://{user}:right@{server}?prefix=auth-{uuid.uuid4().hex}", FINGERPRINT) as store:
+        assert store.add_and_count("line", 1, "a") == 0
+
+
 def test_redis_store_cannot_be_saved_or_loaded(redis_url: str, tmp_path: Path) -> None:
     from dedup.redis_store import RedisStore
 
