@@ -11,14 +11,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from dedup.errors import ConfigError
+from dedup.errors import ConfigError, ModelError
 
 #: The datasketch permutation scheme our signatures reproduce. datasketch 2.x
 #: changed its default, so the scheme is always passed explicitly.
 MINHASH_SCHEME = "affine32"
+#: The shingle hash (:func:`dedup.shingle.shingle_hash`) and its version: change
+#: the name when the hash changes, so indexes built with the old one are refused.
+SHINGLE_HASH = "poly64-fold32/1"
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:
@@ -165,18 +170,99 @@ class Config:
         """The settings as plain JSON-ready values."""
         return dataclasses.asdict(self)
 
-    def fingerprint(self) -> str:
-        """A short hash of the settings that decide what an index holds.
+    def index_settings(self) -> dict[str, Any]:
+        """The settings that decide what an index holds, as plain JSON-ready values.
 
-        Two configs with the same fingerprint build interchangeable indexes;
-        opening an index built under another fingerprint is an error.
+        That is: the shingling and MinHash scheme (shingle size, permutations,
+        seed, datasketch's permutation scheme, the shingle hash, the sketch
+        width and the LSH recall slack, which decide band keys and sketches);
+        every repeat and document setting (thresholds, which stages are on,
+        the boilerplate settings); and the topic stage, whose removals change
+        the text a document is indexed by: on or off, its thresholds and
+        rounds, and the model's identity (``"default"`` for the shipped model,
+        else ``"file"``) with the SHA-256 of its content (see
+        :func:`model_digest`). The model's path is left out on purpose: the
+        same model at another path (on another machine sharing a Redis index)
+        builds the same index. The input field names and limits are left out
+        too: they decide which records are read, not what an index holds.
+
+        Raises:
+            ModelError: The topic stage is on and its model file cannot be read.
         """
-        keyed = {
-            "scheme": MINHASH_SCHEME,
+        # Imported here: dedup.minhash imports this module.
+        from dedup.minhash import RECALL_SLACK, SKETCH_BITS
+
+        topic: dict[str, Any] = {"enabled": self.topic.enabled}
+        if self.topic.enabled:
+            topic.update(
+                threshold=self.topic.threshold,
+                inner_threshold=self.topic.inner_threshold,
+                rounds=self.topic.rounds,
+                model="default" if self.topic.model is None else "file",
+                model_sha256=model_digest(self.topic.model),
+            )
+        return {
+            "minhash": {
+                "scheme": MINHASH_SCHEME,
+                "shingle_hash": SHINGLE_HASH,
+                "sketch_bits": SKETCH_BITS,
+                "recall_slack": RECALL_SLACK,
+            },
             "shingle": dataclasses.asdict(self.shingle),
-            "threshold": self.dedup.threshold,
-            "doc_threshold": self.dedup.doc_threshold,
-            "min_chars": self.dedup.min_chars,
+            "dedup": dataclasses.asdict(self.dedup),
+            "topic": topic,
         }
-        blob = json.dumps(keyed, sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def fingerprint(self) -> str:
+        """A short hash of :meth:`index_settings`: the settings that decide what an index holds.
+
+        Deterministic: the settings are serialised as JSON with sorted keys
+        and hashed with SHA-256 (the first 16 hex digits are kept). Two
+        configs with the same fingerprint build interchangeable indexes;
+        opening an index built under another fingerprint is an
+        :class:`~dedup.errors.IndexMismatchError`, which names the settings
+        that differ when the index stored them beside its fingerprint.
+
+        Raises:
+            ModelError: The topic stage is on and its model file cannot be read.
+        """
+        return settings_digest(self.index_settings())
+
+
+def settings_digest(settings: dict[str, Any]) -> str:
+    """The fingerprint of an :meth:`Config.index_settings` dict."""
+    blob = json.dumps(settings, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def model_digest(path: str | None) -> str:
+    """The SHA-256 (hex) of a topic model file; ``None`` is the model shipped with the package.
+
+    Cached by path, size and modification time, so a config's fingerprint
+    reads a model once however often it is asked for, and a model file
+    rewritten in place gets a new digest.
+
+    Raises:
+        ModelError: The file is missing or unreadable.
+    """
+    if path is None:
+        from dedup.topic import default_model_path  # imported here: it loads scikit-learn
+
+        path = str(default_model_path())
+    try:
+        stat = os.stat(path)
+        return _file_digest(os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+    except FileNotFoundError as exc:
+        raise ModelError(f"{path}: no such model file; create one with `dedup fit-topic`") from exc
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read the topic model ({exc})") from exc
+
+
+@lru_cache(maxsize=32)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    """SHA-256 of the file at ``path``; ``size`` and ``mtime_ns`` are part of the cache key only."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

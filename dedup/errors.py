@@ -106,3 +106,12 @@ class ArgumentError(WordedError, ValueError):
 
 class StateError(WordedError, ValueError):
     """A state directory cannot be used: made with other settings or inputs, changed, or not a dedup state."""
+
+
+class IndexStoreError(DedupError, RuntimeError):
+    """An index store cannot do what was asked.
+
+    Its server is unreachable or failing, its file cannot be written, its
+    driver is not installed, or the operation does not exist for that kind
+    of store (saving a server-side index to a file, say).
+    """

@@ -11,14 +11,25 @@ A store answers three questions atomically, each for one namespace
 - :meth:`IndexStore.add_and_count`: record that a document contains a key
   and say in how many earlier documents it appeared.
 
-Stores are picked by name from a small registry (:func:`open_store`);
-drivers for optional backends import their client lazily. Every store is
-bound to a config fingerprint and refuses items from another one.
+Stores are picked by URL from a small registry (:func:`open_store`):
+
+- ``memory://``: :class:`MemoryStore`, in this process, gone at exit.
+- ``file:///abs/path.npz`` or a plain path: :class:`FileStore`, an
+  in-process index loaded from the file at open and saved back on close,
+  so it carries over from one run to the next (one process at a time).
+- ``redis://HOST:PORT/DB?prefix=NAME``: :class:`dedup.redis_store.RedisStore`,
+  one index shared by any number of processes and machines.
+
+Drivers for optional backends import their client lazily. Every store is
+bound to a config fingerprint (:meth:`dedup.config.Config.fingerprint`)
+and refuses items from another one; stores that persist keep the settings
+behind the fingerprint too, so a refusal names the settings that differ.
 
 An in-process store can be saved to a file and loaded back
 (:meth:`IndexStore.save`, :meth:`IndexStore.load`): a ``.npz`` of plain
-arrays with a JSON header naming the format and the fingerprint, read with
-``allow_pickle=False``, so a foreign or damaged file is an error, never code.
+arrays with a JSON header naming the format, the fingerprint and the
+settings, read with ``allow_pickle=False``, so a foreign or damaged file is
+an error, never code.
 """
 
 from __future__ import annotations
@@ -29,17 +40,19 @@ import tempfile
 import zipfile
 from abc import ABC, abstractmethod
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from types import TracebackType
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
 from dedup.bands import BandIndex
 from dedup.data import Ref
-from dedup.errors import ConfigError, IndexFileError, IndexMismatchError
+from dedup.errors import ConfigError, IndexFileError, IndexMismatchError, IndexStoreError
 from dedup.minhash import sketch_similarity
 
 INDEX_FORMAT = "dedup-index"
@@ -58,23 +71,33 @@ class Match:
 class IndexStore(ABC):
     """The interface every store implements.
 
+    Refs are expected to be unique per item (the cleaner's are: a document
+    id, and a paragraph number for paragraphs).
+
     Args:
         fingerprint: The :meth:`dedup.config.Config.fingerprint` of the
             settings the index is built with.
+        settings: The :meth:`dedup.config.Config.index_settings` behind the
+            fingerprint, if known; persisted stores keep them, so that a
+            mismatch can name the settings that differ.
     """
 
     name = "abstract"
 
-    def __init__(self, fingerprint: str) -> None:
+    def __init__(self, fingerprint: str, settings: Mapping[str, Any] | None = None) -> None:
         self.fingerprint = fingerprint
+        self.settings = None if settings is None else dict(settings)
 
-    def check_fingerprint(self, fingerprint: str) -> None:
-        """Raise :class:`IndexMismatchError` unless ``fingerprint`` is this store's."""
+    def check_fingerprint(self, fingerprint: str, settings: Mapping[str, Any] | None = None) -> None:
+        """Raise :class:`IndexMismatchError` unless ``fingerprint`` is this store's.
+
+        Args:
+            fingerprint: The fingerprint of the settings in use.
+            settings: The settings behind ``fingerprint``, if known: the
+                error then lists those that differ from the index's.
+        """
         if fingerprint != self.fingerprint:
-            raise IndexMismatchError(
-                f"the index was built with settings {self.fingerprint}, but the cleaner uses {fingerprint}; "
-                "use the same shingle, permutation, seed and threshold settings, or start a new index"
-            )
+            raise IndexMismatchError(mismatch_message(self.fingerprint, self.settings, fingerprint, settings))
 
     @abstractmethod
     def check_and_insert(
@@ -100,7 +123,14 @@ class IndexStore(ABC):
 
     @abstractmethod
     def add_and_count(self, namespace: str, key: int, doc: str) -> int:
-        """Record ``key`` in document ``doc``; return how many other documents had it before."""
+        """Record ``key`` in document ``doc``; return how many other documents had it before.
+
+        A document's calls are expected to come together (the cleaner makes
+        them so): :class:`MemoryStore` remembers only the last document per
+        key, and counts a document id that comes back after another one as
+        a new document; a store shared by processes, whose calls interleave,
+        counts distinct ids.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook: most stores hold nothing to release
         """Release connections or files."""
@@ -108,7 +138,9 @@ class IndexStore(ABC):
     def __enter__(self) -> IndexStore:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.close()
 
     # -- persistence ----------------------------------------------------------------------------
@@ -120,10 +152,12 @@ class IndexStore(ABC):
         there stays whole until then.
 
         Raises:
-            NotImplementedError: The store keeps its data elsewhere (a server).
+            IndexStoreError: The store keeps its data elsewhere (a server).
         """
         arrays = self._export()
         header = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "store": self.name, "fingerprint": self.fingerprint}
+        if self.settings is not None:
+            header["settings"] = self.settings
         target = Path(path)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
         try:
@@ -142,14 +176,22 @@ class IndexStore(ABC):
             raise
 
     @classmethod
-    def load(cls: type[_S], path: str | Path, fingerprint: str) -> _S:
+    def load(cls: type[_S], path: str | Path, fingerprint: str, settings: Mapping[str, Any] | None = None) -> _S:
         """Load an index saved by :meth:`save`, for a cleaner with ``fingerprint``.
+
+        Args:
+            path: The ``.npz`` file.
+            fingerprint: The fingerprint of the settings in use.
+            settings: The settings behind it, if known (to name the
+                differences when the index was built with others).
 
         Raises:
             IndexFileError: The file is missing, damaged, or not a dedup index
                 of this kind of store.
             IndexMismatchError: The index was built with other settings.
+            IndexStoreError: This kind of store is not kept in files.
         """
+        cls._require_file_form()
         try:
             try:
                 loaded = np.load(path, allow_pickle=False)
@@ -178,8 +220,12 @@ class IndexStore(ABC):
                 saved = header.get("fingerprint")
                 if not isinstance(saved, str):
                     raise IndexFileError(f"{path}: the index header has no fingerprint")
-                store = cls(saved)
-                store.check_fingerprint(fingerprint)
+                saved_settings = header.get("settings")
+                store = cls(saved, saved_settings if isinstance(saved_settings, dict) else None)
+                try:
+                    store.check_fingerprint(fingerprint, settings)
+                except IndexMismatchError as exc:
+                    raise IndexMismatchError(f"{path}: {exc}") from None
                 store._import({name[2:]: data[name] for name in data.files if name.startswith("a.")})
         except (IndexFileError, IndexMismatchError):
             raise
@@ -191,9 +237,21 @@ class IndexStore(ABC):
             raise IndexFileError(f"{path}: not a readable dedup index file ({type(exc).__name__}: {exc})") from exc
         return store
 
+    @classmethod
+    def _require_file_form(cls) -> None:
+        """Raise :class:`IndexStoreError` if this kind of store has no file form."""
+        if cls._export is IndexStore._export:
+            raise IndexStoreError(
+                f"the {cls.name} store keeps its index elsewhere and cannot be loaded from a file; "
+                "open it with open_store(url, fingerprint) instead"
+            )
+
     def _export(self) -> dict[str, np.ndarray]:
         """The store's content as named plain arrays (no object dtype), for :meth:`save`."""
-        raise NotImplementedError(f"the {self.name} store cannot be saved to a file")
+        raise IndexStoreError(
+            f"the {self.name} store keeps its index elsewhere and cannot be saved to a file; "
+            "use a memory:// or file:// index for an index file"
+        )
 
     def _import(self, arrays: dict[str, np.ndarray]) -> None:
         """Replace the store's content with what :meth:`_export` returned.
@@ -201,7 +259,7 @@ class IndexStore(ABC):
         Raises:
             ValueError: The arrays are missing, of the wrong type, or inconsistent.
         """
-        raise NotImplementedError(f"the {self.name} store cannot be loaded from a file")
+        raise IndexStoreError(f"the {self.name} store cannot be loaded from a file")
 
 
 class MemoryStore(IndexStore):
@@ -222,8 +280,8 @@ class MemoryStore(IndexStore):
 
     name = "memory"
 
-    def __init__(self, fingerprint: str) -> None:
-        super().__init__(fingerprint)
+    def __init__(self, fingerprint: str, settings: Mapping[str, Any] | None = None) -> None:
+        super().__init__(fingerprint, settings)
         self._bands: dict[str, BandIndex] = {}
         self._sketches: dict[str, bytearray] = {}
         self._refs: dict[str, _Refs] = {}
@@ -332,27 +390,209 @@ class MemoryStore(IndexStore):
         self._bands, self._sketches, self._refs, self._exact, self._counts = bands, sketches, refs, exact, counted
 
 
-_REGISTRY: dict[str, Callable[[str, str | None], IndexStore]] = {
-    "memory": lambda fingerprint, url: MemoryStore(fingerprint),
+class FileStore(IndexStore):
+    """An in-process index kept in a file between runs.
+
+    The file (a :meth:`MemoryStore.save` snapshot, so ``MemoryStore.load``
+    reads it too) is loaded when the store opens, if it exists, and written
+    back by :meth:`close`, or on leaving a ``with`` block normally. The write
+    is atomic (a temporary file renamed over the old one), so a run killed
+    while saving leaves the previous index whole. Leaving a ``with`` block by
+    an exception does not save: the file keeps the index as it was before
+    the failed run, which would otherwise find its own documents in it when
+    run again. Nothing is saved by garbage collection: close the store.
+
+    A wrapper around a :class:`MemoryStore` rather than a subclass: the
+    snapshot format and loading stay the memory store's, and this class
+    only adds the file's lifetime. One process at a time: two processes
+    saving the same file keep only the last one's index (share a
+    ``redis://`` index instead).
+
+    Args:
+        path: The index file (``.npz``); its directory must exist.
+        fingerprint: The fingerprint of the settings in use.
+        settings: The settings behind it, stored in the file.
+
+    Raises:
+        IndexFileError: The file exists but is not a readable dedup index.
+        IndexMismatchError: The file holds an index built with other settings.
+        IndexStoreError: The file's directory does not exist or is not writable.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "index.npz"
+        >>> with FileStore(path, "f") as store:
+        ...     store.check_and_insert_exact("para", 42, Ref("a", 0)) is None
+        True
+        >>> with FileStore(path, "f") as store:
+        ...     store.check_and_insert_exact("para", 42, Ref("b", 3))
+        Ref(id='a', paragraph=0)
+    """
+
+    name = "file"
+
+    def __init__(self, path: str | Path, fingerprint: str, settings: Mapping[str, Any] | None = None) -> None:
+        super().__init__(fingerprint, settings)
+        self.path = Path(path)
+        directory = self.path.parent
+        if not directory.is_dir():
+            raise IndexStoreError(f"{self.path}: the directory {directory} does not exist; create it first")
+        if not os.access(directory, os.W_OK):
+            raise IndexStoreError(f"{self.path}: the directory {directory} is not writable, so no index can be saved")
+        if self.path.exists():
+            self._index = MemoryStore.load(self.path, fingerprint, settings)
+            if settings is None:
+                self.settings = self._index.settings
+            else:  # an index saved without its settings gains them
+                self._index.settings = self.settings
+        else:
+            self._index = MemoryStore(fingerprint, settings)
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def check_and_insert(
+        self, namespace: str, keys: Sequence[int], sketch: bytes, ref: Ref, threshold: float
+    ) -> Match | None:
+        return self._index.check_and_insert(namespace, keys, sketch, ref, threshold)
+
+    def check_and_insert_exact(self, namespace: str, key: int, ref: Ref) -> Ref | None:
+        return self._index.check_and_insert_exact(namespace, key, ref)
+
+    def add_and_count(self, namespace: str, key: int, doc: str) -> int:
+        return self._index.add_and_count(namespace, key, doc)
+
+    def close(self) -> None:
+        """Save the index to its file (atomically). Closing again does nothing.
+
+        Raises:
+            IndexStoreError: The file cannot be written (the old one stays whole).
+        """
+        if self._closed:
+            return
+        try:
+            self._index.save(self.path)
+        except OSError as exc:
+            raise IndexStoreError(f"{self.path}: cannot save the index ({exc}); the previous file is whole") from exc
+        self._closed = True
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._closed = True  # a failed run: keep the file as it was
+
+    def save(self, path: str | Path) -> None:
+        self._index.save(path)
+
+
+StoreFactory = Callable[[str, str, Mapping[str, Any] | None], IndexStore]
+"""Makes a store from its URL, the fingerprint and the settings behind it (or ``None``)."""
+
+
+def _open_file(url: str, fingerprint: str, settings: Mapping[str, Any] | None) -> FileStore:
+    if "://" not in url:
+        return FileStore(url, fingerprint, settings)
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost") or parts.query or parts.fragment or not parts.path:
+        raise ConfigError(f"file index {url!r}: expected file:///absolute/path.npz (or a plain path)")
+    return FileStore(unquote(parts.path), fingerprint, settings)
+
+
+def _open_redis(url: str, fingerprint: str, settings: Mapping[str, Any] | None) -> IndexStore:
+    from dedup.redis_store import RedisStore  # its client library is optional
+
+    return RedisStore(url, fingerprint, settings)
+
+
+_REGISTRY: dict[str, StoreFactory] = {
+    "memory": lambda url, fingerprint, settings: MemoryStore(fingerprint, settings),
+    "file": _open_file,
+    "redis": _open_redis,
+    "rediss": _open_redis,
 }
 
 
-def register_store(scheme: str, factory: Callable[[str, str | None], IndexStore]) -> None:
-    """Make a store available to :func:`open_store` under ``scheme``."""
+def register_store(scheme: str, factory: StoreFactory) -> None:
+    """Make a store available to :func:`open_store` under ``scheme``.
+
+    Args:
+        scheme: The URL scheme (``"redis"`` for ``redis://...``).
+        factory: Called as ``factory(url, fingerprint, settings)`` with the
+            whole URL; returns the open store.
+    """
     _REGISTRY[scheme] = factory
 
 
-def open_store(url: str, fingerprint: str) -> IndexStore:
-    """Open a store by URL: ``memory://`` or ``memory``.
+def open_store(url: str | Path, fingerprint: str, settings: Mapping[str, Any] | None = None) -> IndexStore:
+    """Open a store by URL.
+
+    ``memory://`` (or ``memory``), ``file:///abs/path.npz`` or a plain path,
+    ``redis://[:PASSWORD@]HOST:PORT/DB?prefix=NAME``. Close the store when
+    done (or use it in a ``with`` block): a file store saves on close, a
+    Redis store releases its connections.
+
+    Args:
+        url: Where the index is.
+        fingerprint: :meth:`dedup.config.Config.fingerprint` of the settings in use.
+        settings: :meth:`dedup.config.Config.index_settings`; persisted
+            stores keep them, and a mismatch then names what differs.
 
     Raises:
-        ConfigError: The scheme names no registered store.
+        ConfigError: The URL names no registered store, or is malformed.
+        IndexMismatchError: The index was built with other settings.
+        IndexFileError: A file index exists but cannot be read.
+        IndexStoreError: The store cannot be reached or its driver is missing.
+
+    Example:
+        >>> with open_store("memory://", "f") as store:
+        ...     store.add_and_count("line", 7, "doc-1")
+        0
     """
-    scheme, _, rest = url.partition("://")
+    url = str(url)
+    scheme, found, _ = url.partition("://")
+    if not found and scheme not in _REGISTRY:
+        scheme = "file"  # a plain path
     factory = _REGISTRY.get(scheme)
     if factory is None:
-        raise ConfigError(f"unknown index store {url!r}; available: {', '.join(sorted(_REGISTRY))}")
-    return factory(fingerprint, rest or None)
+        raise ConfigError(f"unknown index store {url!r}; available: {', '.join(sorted(_REGISTRY))} (or a file path)")
+    return factory(url, fingerprint, settings)
+
+
+def mismatch_message(
+    stored: str, stored_settings: Mapping[str, Any] | None, used: str, used_settings: Mapping[str, Any] | None
+) -> str:
+    """Why an index built under fingerprint ``stored`` refuses settings with fingerprint ``used``.
+
+    Lists the settings that differ when both sides' settings are known.
+    """
+    message = f"the index was built with settings {stored}, but the cleaner uses {used}"
+    if stored_settings is not None and used_settings is not None:
+        ours, theirs = _flatten(used_settings), _flatten(stored_settings)
+        differ = [
+            f"{name}: {theirs.get(name, '(not set)')!r} in the index, {ours.get(name, '(not set)')!r} now"
+            for name in sorted(set(ours) | set(theirs))
+            if ours.get(name, _MISSING) != theirs.get(name, _MISSING)
+        ]
+        if differ:
+            message += " (" + "; ".join(differ) + ")"
+    return message + "; use the settings the index was built with, or start a new index"
+
+
+_MISSING = object()
+
+
+def _flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in settings.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{name}."))
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat
 
 
 # -- helpers of save and load: strings and refs as plain arrays ---------------------------------

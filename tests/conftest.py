@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Callable, Iterable
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +88,68 @@ def run(runner: CliRunner) -> Callable[..., Result]:
         return runner.invoke(cli, [str(a) for a in args], input=input, prog_name="dedup", catch_exceptions=False)
 
     return invoke
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _answers_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``redis://127.0.0.1:PORT/0`` of a redis-server started for this test session.
+
+    The server keeps nothing on disk (``--save "" --appendonly no``) and
+    is stopped at the end. Without ``redis-server`` (Debian package
+    ``redis-server``) or the ``redis`` Python package the tests that use it
+    are skipped, unless the ``CI`` environment variable is set: then they fail.
+    """
+    server = shutil.which("redis-server")
+    missing = "redis-server is not installed (apt-get install redis-server)" if server is None else None
+    try:
+        import redis  # noqa: F401 - only whether the client is there
+    except ImportError:
+        missing = missing or "the redis package is not installed (pip install 'dedup[redis]')"
+    if missing is not None or server is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{missing}; CI must run the Redis store tests")
+        pytest.skip(missing or "")
+    directory = tmp_path_factory.mktemp("redis")
+    for _ in range(3):  # the free port may be taken before the server binds it
+        port = _free_port()
+        log = open(directory / "redis.log", "wb")  # noqa: SIM115 - closed with the server below
+        process = subprocess.Popen(
+            [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+             "--dir", str(directory)],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while process.poll() is None and time.monotonic() < deadline and not _answers_ping(port):
+            time.sleep(0.05)
+        if process.poll() is None and _answers_ping(port):
+            break
+        process.kill()
+        process.wait()
+        log.close()
+    else:
+        pytest.fail(f"redis-server did not start; see {directory / 'redis.log'}")
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
