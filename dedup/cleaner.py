@@ -17,8 +17,10 @@ Every decision is :mod:`dedup.decide`'s; this module measures and asks.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain, islice
+from types import TracebackType
 from typing import Any
 
 from dedup import decide
@@ -30,7 +32,7 @@ from dedup.minhash import band_keys, lsh_params, sketch
 from dedup.pool import default_workers, ordered_map
 from dedup.read import InvalidRecord, document_from_record
 from dedup.split import join_kept
-from dedup.store import IndexStore, Match, MemoryStore
+from dedup.store import IndexStore, Match, MemoryStore, open_store
 from dedup.topic import TopicModel
 
 __all__ = ["BATCH_SIZE", "Cleaner", "default_workers"]
@@ -47,12 +49,22 @@ class Cleaner:
 
     Args:
         config: Settings; defaults to ``Config()``.
-        index: The cross-document index store; defaults to a fresh in-memory one.
+        index: The cross-document index: a store, or the URL of one for
+            :func:`dedup.store.open_store` (``file:///abs/index.npz`` or a
+            path, ``redis://host:6379/0?prefix=crawl``), which the cleaner
+            then opens and closes; defaults to a fresh in-memory one.
         model: The topic model; defaults to the one named by
             ``config.topic.model``, else the model shipped with the package.
         workers: Processes for the within-document stages (1: in-process).
             The output is the same for any number; an input of one batch
             (a single document, say) is always cleaned in-process.
+
+    A cleaner remembers the documents it has seen (in its index): the same
+    text given twice comes back the second time as a ``duplicate_document``
+    with empty text. ``clean_text(text, remember=False)`` cleans one text
+    against nothing but itself. A cleaner that opened its index from a URL
+    saves a file index when closed: use it in a ``with`` block or call
+    :meth:`close` (leaving the block by an exception keeps the file as it was).
 
     Example:
         >>> from dedup import Cleaner
@@ -66,16 +78,19 @@ class Cleaner:
     def __init__(
         self,
         config: Config | None = None,
-        index: IndexStore | None = None,
+        index: IndexStore | str | os.PathLike[str] | None = None,
         *,
         model: TopicModel | None = None,
         workers: int = 1,
     ) -> None:
         self.config = config or Config()
-        fingerprint = self.config.fingerprint()
+        fingerprint, settings = self.config.fingerprint(), self.config.index_settings()
+        self._owns_index = not isinstance(index, IndexStore)
         if index is None:
-            index = MemoryStore(fingerprint)
-        index.check_fingerprint(fingerprint)
+            index = MemoryStore(fingerprint, settings)
+        elif not isinstance(index, IndexStore):
+            index = open_store(os.fspath(index), fingerprint, settings)
+        index.check_fingerprint(fingerprint, settings)
         self.index = index
         if model is None and self.config.topic.enabled:
             path = self.config.topic.model
@@ -86,14 +101,43 @@ class Cleaner:
         self.workers = max(1, int(workers))
         self._texts = 0
 
+    def close(self) -> None:
+        """Close the index if the cleaner opened it (a file index is saved then)."""
+        if self._owns_index:
+            self.index.close()
+
+    def __enter__(self) -> Cleaner:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if self._owns_index:
+            self.index.__exit__(exc_type, exc, traceback)
+
     # -- public API ---------------------------------------------------------------------------
 
-    def clean_text(self, text: str, id: str | None = None) -> CleanResult:
-        """Clean one text, as one more document of this cleaner's run."""
+    def clean_text(self, text: str, id: str | None = None, *, remember: bool = True) -> CleanResult:
+        """Clean one text, in-process.
+
+        Args:
+            text: The text.
+            id: Its id (``text-N`` when not given).
+            remember: Clean it as one more document of this cleaner's run
+                (checked against, and added to, the index); with ``False``
+                only the within-document stages and an empty index see it,
+                and the index is left as it was.
+        """
         if id is None:
             self._texts += 1
             id = f"text-{self._texts}"
-        return next(self.clean([Document(id, text)]))
+        doc = Document(id, text)
+        if remember:
+            return next(self.clean([doc]))
+        analysis = analyse_batch([doc], self.config, self.model)[0]
+        if analysis.error is not None:
+            raise InputError(analysis.error, "<documents>", None)
+        return self._resolve(analysis, MemoryStore(self.config.fingerprint()))
 
     def clean(self, documents: Iterable[Document | Mapping[str, Any] | InvalidRecord]) -> Iterator[CleanResult]:
         """Clean a stream of documents.
@@ -131,7 +175,7 @@ class Cleaner:
                 elif item.error is not None:
                     raise InputError(item.error, item.doc.source or "<documents>", item.doc.line)
                 else:
-                    yield self._resolve(item)
+                    yield self._resolve(item, self.index)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -154,9 +198,9 @@ class Cleaner:
         analyses = analyse_batch([item for item in batch if isinstance(item, Document)], self.config, self.model)
         return _reattach(batch, analyses)
 
-    def _resolve(self, analysis: Analysis) -> CleanResult:
+    def _resolve(self, analysis: Analysis, store: IndexStore) -> CleanResult:
         """The cross-document stages, run in input order: measure, then let :mod:`dedup.decide` decide."""
-        config, store, doc = self.config, self.index, analysis.doc
+        config, doc = self.config, analysis.doc
         decisions: list[Decision] = list(analysis.decisions)
         drop, resigned = None, False
         if config.dedup.boilerplate:
@@ -176,14 +220,16 @@ class Cleaner:
             match = store.check_and_insert("doc", keys.tolist(), doc_sketch, Ref(doc.id), config.dedup.doc_threshold)
             drop = decide.duplicate_document(match)
         if drop is None and config.dedup.cross_doc_paragraphs:
-            decisions = self._cross_document_repeats(analysis, decisions)
+            decisions = self._cross_document_repeats(analysis, decisions, store)
         if drop is None:
             drop = decide.empty(decisions)
         text = join_kept(doc.text, analysis.spans, [d.kept for d in decisions]) if drop is None else ""
         return decide.result(doc, decisions, drop, text, analysis.removed_texts(decisions))
 
-    def _cross_document_repeats(self, analysis: Analysis, decisions: list[Decision]) -> list[Decision]:
-        config, store, doc = self.config, self.index, analysis.doc
+    def _cross_document_repeats(
+        self, analysis: Analysis, decisions: list[Decision], store: IndexStore
+    ) -> list[Decision]:
+        config, doc = self.config, analysis.doc
         kept = _kept(decisions)
         if not kept:
             return decisions

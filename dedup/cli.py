@@ -152,6 +152,10 @@ def cli() -> None:
 @click.option("--resume", is_flag=True,
               help="Continue the run recorded in --state: completed inputs are not read again, and the output "
                    "is the same as one uninterrupted run.")
+@click.option("--index", "index", default=None, metavar="URL",
+              help="A cross-document index that outlives the run: a file (a path or file:///abs/index.npz), "
+                   "loaded first and saved when the run completes, so documents are checked against earlier "
+                   "runs; or a shared redis://HOST:PORT/DB?prefix=NAME index for many processes.")
 @cleaning_options
 @input_options
 def clean(
@@ -164,6 +168,7 @@ def clean(
     on_error: Literal["raise", "skip"],
     state_dir: Path | None,
     resume: bool,
+    index: str | None,
     **options: Any,
 ) -> None:
     """Clean INPUTS (.jsonl[.gz|.zst] files, .txt files, directories, or - for JSONL on stdin).
@@ -182,7 +187,8 @@ def clean(
 
     with _errors():
         counts = clean_files(inputs, output, config, report=report, summary=summary, annotate=annotate,
-                             on_error=on_error, workers=workers, state=state_dir, resume=resume)
+                             on_error=on_error, workers=workers, state=state_dir, resume=resume,
+                             index=index)
     click.echo(counts.short(), err=True)
 
 
@@ -196,6 +202,7 @@ OPTION_NAMES = {
     "workers": "--workers",
     "state": "--state",
     "resume": "--resume",
+    "index": "--index",
 }
 
 

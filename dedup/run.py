@@ -41,6 +41,7 @@ from dedup.errors import ArgumentError, InputError
 from dedup.labelled import read_labelled
 from dedup.read import STDIN, InputFile, OnError, kind_of, list_inputs, read_inputs
 from dedup.state import RunState, Stamp, file_digest
+from dedup.store import MemoryStore
 from dedup.write import STDOUT, Summary, atomic_binary, dumps, open_output, output_record, report_lines, text_writer
 
 PathArg = str | os.PathLike[str]
@@ -58,6 +59,7 @@ def clean_files(
     workers: int | None = None,
     state: PathArg | None = None,
     resume: bool = False,
+    index: PathArg | None = None,
 ) -> Summary:
     """Clean files into an output file or directory, with a report and a summary.
 
@@ -85,6 +87,14 @@ def clean_files(
             an interrupted run can be resumed.
         resume: Continue the run recorded in ``state``: completed inputs are
             not read again, and the output is that of one uninterrupted run.
+        index: A cross-document index that outlives the run
+            (:func:`dedup.store.open_store`): a file (``file:///abs/i.npz``
+            or a path), loaded first and saved when the run completes, so
+            that documents are checked against earlier runs; or a shared
+            ``redis://`` index. With ``state``, the state's snapshots are
+            what a resumed run continues from, and a file index is written
+            once, when the whole run completes (a Redis index cannot be
+            rolled back, so it cannot be combined with ``state``).
 
     Returns:
         The counts of the run (what ``summary`` holds).
@@ -106,9 +116,17 @@ def clean_files(
         None if summary is None else os.fspath(summary),
     )
     _check_arguments(names, targets, on_error, workers, state, resume)
+    index_url = None if index is None else os.fspath(index)
+    if index_url is not None and state is not None and not _is_file_index(index_url):
+        raise ArgumentError(
+            "{state} checkpoints the index so that a run can resume, but a server index ({url}) cannot be "
+            "rolled back to a checkpoint; use a file index, or no state",
+            url=index_url.split("@")[-1],
+        )
     files = list_inputs(names)
     all_jsonl = _check_layout(files, names, targets, annotate)
-    run = _Run(files, config or Config(), all_jsonl, targets, annotate, on_error, workers or default_workers())
+    run = _Run(files, config or Config(), all_jsonl, targets, annotate, on_error, workers or default_workers(),
+               index_url)
     return run.clean() if state is None else run.clean_resumable(Path(state), resume)
 
 
@@ -158,6 +176,15 @@ class _Targets(NamedTuple):
     def named(self) -> list[tuple[str, str]]:
         """(argument, path) of each result written to a file."""
         return [(name, path) for name, path in zip(self._fields, self, strict=True) if path not in (None, STDOUT)]
+
+
+def _is_file_index(url: str) -> bool:
+    scheme, found, _ = url.partition("://")
+    return not found or scheme == "file"
+
+
+def _file_index_path(url: str) -> Path:
+    return Path(url.partition("file://")[2] if url.startswith("file://") else url)
 
 
 def _is_device(path: str) -> bool:
@@ -302,6 +329,7 @@ class _Run:
         annotate: bool,
         on_error: OnError,
         workers: int,
+        index: str | None = None,
     ) -> None:
         self.files = files
         self.config = config
@@ -310,14 +338,16 @@ class _Run:
         self.annotate = annotate
         self.on_error = on_error
         self.workers = workers
+        self.index = index
 
     def clean(self) -> Summary:
         """Clean every input in one stream, writing the outputs as results come."""
-        cleaner = Cleaner(self.config, workers=self.workers)
         counts = Summary()
         records = read_inputs(self.files, self.config.input, self.on_error)
         text_field = self.config.input.text_field
         with ExitStack() as stack:
+            # Entered first, left last: a file index is saved only once every output is in place.
+            cleaner = stack.enter_context(Cleaner(self.config, index=self.index, workers=self.workers))
             sink: _Sink = (
                 _JsonlSink(stack.enter_context(open_output(self.targets.output)), text_field, self.annotate)
                 if self.all_jsonl
@@ -340,7 +370,10 @@ class _Run:
         """
         with RunState.open(state_dir, self._settings(), resume=resume) as state:
             start = state.resume_point(self.files)
-            store = state.load_index(self.config.fingerprint())
+            fingerprint, settings = self.config.fingerprint(), self.config.index_settings()
+            store = state.load_index(fingerprint)
+            if start == 0 and self.index is not None and _file_index_path(self.index).exists():
+                store = MemoryStore.load(_file_index_path(self.index), fingerprint, settings)  # earlier runs
             cleaner = Cleaner(self.config, index=store, workers=self.workers)
             seen: set[str] = set()
             for index in range(start):
@@ -369,7 +402,10 @@ class _Run:
                 has_output = not isinstance(sink, _TextSink) or sink.written  # a dropped text document has none
                 state.complete(index, stamp, counts, ids, has_output)
                 state.checkpoint(store, force=index == len(self.files) - 1)
-            return self._assemble(state)
+            counts = self._assemble(state)
+            if self.index is not None:  # the whole run is done: the index file is written once
+                store.save(_file_index_path(self.index))
+            return counts
 
     def _assemble(self, state: RunState) -> Summary:
         """Write the outputs from the chunks of every input, as :meth:`clean` would have."""
@@ -427,6 +463,7 @@ class _Run:
             "output": "jsonl" if self.all_jsonl else "directory",
             "annotate": self.annotate,
             "on_error": self.on_error,
+            "index_file": None if self.index is None else str(_file_index_path(self.index).resolve()),
         }
 
 
