@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -86,6 +85,7 @@ def test_a_resumable_run_writes_the_index_file_once_at_the_end(run, tmp_path, wr
     assert index.exists()
     # A resumed run never drops a document as a copy of itself: only the planted copies went.
     one = run("clean", *files, bad, "-o", tmp_path / "one.jsonl")
+    assert one.exit_code == 0
     assert (tmp_path / "out.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes()
 
 
