@@ -220,6 +220,7 @@ def _topic_stage(work: list[_Work], config: Config, model: TopicModel) -> None:
             item.decisions = decide.topic_decisions(
                 item.decisions, kept, scores, junk, substantial, config.topic,
                 explain=lambda rows, matrix=matrix: model.contributions(matrix[rows]),  # type: ignore[misc]
+                lengths=np.fromiter((len(item.texts[i]) for i in kept), np.int64, len(kept)),
             )
             removed = sum(d.kept for d in item.decisions) < len(kept)
             item.decisions, heirs = decide.promote_copies(item.decisions)

@@ -75,7 +75,20 @@ def _log_odds(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def off_topic(scores: np.ndarray, junk: np.ndarray, substantial: np.ndarray, topic: TopicConfig) -> np.ndarray:
+#: The most of a document's text a trailing run may take. Teasers are appended to an article; a run
+#: of them can outweigh a short article (up to about two thirds of the text in the BBC benchmark), but a
+#: "trailer" three times the size of what stands before it is the article itself, read as a trailer
+#: because page furniture before it set the centroid (on real pages such runs take 72-100 % of the text).
+TRAILER_MAX_SHARE = 0.75
+
+
+def off_topic(
+    scores: np.ndarray,
+    junk: np.ndarray,
+    substantial: np.ndarray,
+    topic: TopicConfig,
+    lengths: np.ndarray | None = None,
+) -> np.ndarray:
     """Which of a document's (non-repeat) paragraphs are off-topic.
 
     The trailing run is the suffix whose summed log-odds against
@@ -84,14 +97,17 @@ def off_topic(scores: np.ndarray, junk: np.ndarray, substantial: np.ndarray, top
     goes with them; a paragraph that clearly belongs ends the run, and the
     run starts at a substantial paragraph (a teaser, a widget), never at a
     short plain line: articles end in lists of names and fixtures, and those
-    are theirs. Before the run, only paragraphs shaped like page furniture
-    (captions, chrome, kickers) are removed, at ``topic.inner_threshold``.
+    are theirs. The run never holds more than :data:`TRAILER_MAX_SHARE` of
+    the document's characters. Before the run, only paragraphs shaped like
+    page furniture (captions, chrome, kickers) are removed, at
+    ``topic.inner_threshold``.
 
     Args:
         scores: Off-topic probabilities, in document order.
         junk: Paragraphs shaped like page furniture (see :meth:`TopicModel.shapes`).
         substantial: Paragraphs that may open a trailing run.
         topic: Thresholds.
+        lengths: The paragraphs' lengths in characters (no length limit when not given).
 
     Returns:
         A boolean mask over ``scores``.
@@ -113,6 +129,8 @@ def off_topic(scores: np.ndarray, junk: np.ndarray, substantial: np.ndarray, top
                 end = first + start + int(openers[0])
     if end == 0:
         end = m  # a "run" from the first paragraph has no article to stand apart from
+    if lengths is not None and lengths[end:].sum() > TRAILER_MAX_SHARE * lengths.sum():
+        end = m
     drop[end:] = True
     drop[:end] = (scores[:end] >= topic.inner_threshold) & junk[:end]
     if drop.all():
@@ -128,6 +146,7 @@ def topic_decisions(
     substantial: np.ndarray,
     topic: TopicConfig,
     explain: Callable[[list[int]], list[dict[str, float]]] | None = None,
+    lengths: np.ndarray | None = None,
 ) -> list[Decision]:
     """Apply the topic stage to the paragraphs still kept.
 
@@ -141,9 +160,10 @@ def topic_decisions(
         explain: Given positions among ``candidates``, each one's signal
             contributions to its log-odds (:meth:`TopicModel.contributions`);
             a removal then carries the strongest in ``metadata["signals"]``.
+        lengths: The candidates' lengths in characters (see :func:`off_topic`).
     """
     out = list(decisions)
-    drops = off_topic(scores, junk, substantial, topic)
+    drops = off_topic(scores, junk, substantial, topic, lengths)
     removed = np.flatnonzero(drops).tolist()
     why = dict(zip(removed, explain(removed), strict=True)) if explain is not None and removed else {}
     for n, (i, drop, score) in enumerate(zip(candidates, drops, scores.tolist(), strict=True)):

@@ -144,3 +144,14 @@ def test_promote_copies_puts_back_the_next_copy() -> None:
 def test_promote_copies_when_every_copy_is_removed_for_another_reason() -> None:
     decisions = [Decision(0, False, Reason.OFF_TOPIC, 0.9), Decision(1, False, Reason.OFF_TOPIC, 0.8)]
     assert promote_copies(decisions) == (decisions, [])
+
+
+def test_a_trailing_run_never_takes_most_of_the_text() -> None:
+    """A page whose furniture sets the centroid: the article, long and last, is not a trailer."""
+    scores = np.array([0.01, 0.02, 0.01, 0.99])
+    junk, substantial = np.zeros(4, dtype=bool), np.ones(4, dtype=bool)
+    short_menu = np.array([10, 12, 9, 2000])
+    assert off_topic(scores, junk, substantial, TOPIC).tolist() == [False, False, False, True]
+    assert off_topic(scores, junk, substantial, TOPIC, short_menu).tolist() == [False, False, False, False]
+    article_first = np.array([900, 800, 700, 300])  # teasers appended to an article go, as before
+    assert off_topic(scores, junk, substantial, TOPIC, article_first).tolist() == [False, False, False, True]
