@@ -152,6 +152,11 @@ def cli() -> None:
 @click.option("--resume", is_flag=True,
               help="Continue the run recorded in --state: completed inputs are not read again, and the output "
                    "is the same as one uninterrupted run.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where to clean: this machine, or a Ray cluster (pip install 'dedup[ray]'); the same output.")
+@click.option("--ray-address", default=None,
+              help="The Ray cluster to connect to with --engine ray (e.g. auto, or ray://HOST:10001); "
+                   "by default Ray starts on this machine with --workers CPUs.")
 @cleaning_options
 @input_options
 def clean(
@@ -164,6 +169,8 @@ def clean(
     on_error: Literal["raise", "skip"],
     state_dir: Path | None,
     resume: bool,
+    engine: str,
+    ray_address: str | None,
     **options: Any,
 ) -> None:
     """Clean INPUTS (.jsonl[.gz|.zst] files, .txt files, directories, or - for JSONL on stdin).
@@ -182,7 +189,8 @@ def clean(
 
     with _errors():
         counts = clean_files(inputs, output, config, report=report, summary=summary, annotate=annotate,
-                             on_error=on_error, workers=workers, state=state_dir, resume=resume)
+                             on_error=on_error, workers=workers, state=state_dir, resume=resume, engine=engine,
+                             ray_address=ray_address)
     click.echo(counts.short(), err=True)
 
 
@@ -196,6 +204,8 @@ OPTION_NAMES = {
     "workers": "--workers",
     "state": "--state",
     "resume": "--resume",
+    "engine": "--engine",
+    "ray_address": "--ray-address",
 }
 
 

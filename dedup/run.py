@@ -27,7 +27,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -35,10 +35,10 @@ from typing import IO, Any, NamedTuple
 from dedup import __version__
 from dedup.cleaner import Cleaner, default_workers
 from dedup.config import Config
-from dedup.data import CleanResult, Reason
+from dedup.data import CleanResult, Document, Reason
 from dedup.errors import ArgumentError, InputError
 from dedup.labelled import read_labelled
-from dedup.read import STDIN, InputFile, OnError, list_inputs, read_inputs
+from dedup.read import STDIN, InputFile, InvalidRecord, OnError, list_inputs, read_inputs
 from dedup.state import RunState, Stamp, file_digest
 from dedup.write import STDOUT, Summary, atomic_binary, dumps, open_output, output_record, report_lines, text_writer
 
@@ -57,6 +57,8 @@ def clean_files(
     workers: int | None = None,
     state: PathArg | None = None,
     resume: bool = False,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> Summary:
     """Clean files into an output file or directory, with a report and a summary.
 
@@ -84,6 +86,11 @@ def clean_files(
             an interrupted run can be resumed.
         resume: Continue the run recorded in ``state``: completed inputs are
             not read again, and the output is that of one uninterrupted run.
+        engine: ``"local"`` (this machine) or ``"ray"`` (a Ray cluster,
+            :mod:`dedup.engines.ray`): the same output, report and summary
+            (but for its ``engine`` field).
+        ray_address: The Ray cluster to connect to (``engine="ray"``);
+            ``None`` starts Ray on this machine with ``workers`` CPUs.
 
     Returns:
         The counts of the run (what ``summary`` holds).
@@ -105,9 +112,18 @@ def clean_files(
         None if summary is None else os.fspath(summary),
     )
     _check_arguments(names, targets, on_error, workers, state, resume)
+    if engine not in ("local", "ray"):
+        raise ArgumentError('{engine} must be "local" or "ray", found {found}', found=repr(engine))
+    if engine == "ray" and (state is not None or resume):
+        raise ArgumentError("{state} and {resume} work with the local engine only: a Ray run cannot be resumed yet")
     files = list_inputs(names)
     all_jsonl = _check_layout(files, targets, annotate)
     run = _Run(files, config or Config(), all_jsonl, targets, annotate, on_error, workers or default_workers())
+    if engine == "ray":
+        from dedup.engines.ray import clean_stream, connect
+
+        connect(ray_address, workers)
+        return run.clean(lambda records: clean_stream(records, run.config), "ray")
     return run.clean() if state is None else run.clean_resumable(Path(state), resume)
 
 
@@ -269,9 +285,15 @@ class _Run:
         self.on_error = on_error
         self.workers = workers
 
-    def clean(self) -> Summary:
-        """Clean every input in one stream, writing the outputs as results come."""
-        cleaner = Cleaner(self.config, workers=self.workers)
+    def clean(
+        self, engine: Callable[[Iterable[Document | InvalidRecord]], Iterable[CleanResult]] | None = None,
+        engine_name: str = "local",
+    ) -> Summary:
+        """Clean every input in one stream, writing the outputs as results come.
+
+        ``engine`` cleans the records elsewhere (:mod:`dedup.engines`); by default a local cleaner does.
+        """
+        clean = Cleaner(self.config, workers=self.workers).clean if engine is None else engine
         counts = Summary()
         records = read_inputs(self.files, self.config.input, self.on_error)
         text_field = self.config.input.text_field
@@ -282,12 +304,12 @@ class _Run:
                 else _DirectorySink(stack, Path(self.targets.output), self.files, text_field)
             )
             report = _Report(stack.enter_context(open_output(self.targets.report)) if self.targets.report else None)
-            for result in cleaner.clean(records):
+            for result in clean(records):
                 counts.add(result)
                 sink.write(result)
                 report.write(result)
             sink.commit()
-            self._write_summary(counts)
+            self._write_summary(counts, engine_name)
         return counts
 
     def clean_resumable(self, state_dir: Path, resume: bool) -> Summary:
@@ -361,10 +383,10 @@ class _Run:
             self._write_summary(counts)
         return counts
 
-    def _write_summary(self, counts: Summary) -> None:
+    def _write_summary(self, counts: Summary, engine: str = "local") -> None:
         if self.targets.summary:
             with open_output(self.targets.summary) as summary_out:
-                data = counts.to_dict(__version__, self.config.fingerprint(), self.config.to_dict())
+                data = counts.to_dict(__version__, self.config.fingerprint(), self.config.to_dict(), engine)
                 summary_out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
     def _settings(self) -> dict[str, Any]:
