@@ -24,8 +24,9 @@ The settings and the topic model are shipped once (``ray.put``), and
 workers get a writable numba cache (``NUMBA_CACHE_DIR``) when this module
 starts Ray, so that they compile the shingling kernels once, not per task.
 
-What the driver (this process) holds: the documents of one window of
-:data:`WINDOW` batches in flight, their analyses, and the cross-document
+What the driver (this process) holds: the documents of the :data:`AHEAD`
+windows of :data:`WINDOW` batches in flight (the cluster analyses the next
+windows while the driver resolves the current one), their analyses, and the cross-document
 index (about 290 bytes per indexed document, see
 :class:`dedup.store.MemoryStore`). The index is the part that grows with the
 corpus; moving it into the cluster (band-key shuffles whose edges only reach
@@ -42,7 +43,9 @@ import io
 import json
 import os
 import tempfile
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -66,8 +69,12 @@ if TYPE_CHECKING:
 
 __all__ = ["WINDOW", "RayMissingError", "clean_dataset", "clean_files_ray", "clean_stream", "connect"]
 
-#: Batches analysed per Ray Data execution: what the driver holds in flight.
-WINDOW = 64
+#: Batches analysed per Ray Data execution.
+WINDOW = 16
+#: Windows in flight at once: the driver holds the documents of these.
+AHEAD = 2
+
+_Batch = list[Document | InvalidRecord]
 
 INSTALL_HINT = 'the Ray engine needs Ray Data: install it with pip install "dedup[ray]" (ray[data] and pyarrow)'
 
@@ -165,19 +172,32 @@ def clean_stream(
     cleaner = Cleaner(config, model=model)  # loads the model once, and holds the index
     context = (ray.put(config), ray.put(cleaner.model))
     batches = _batches(items)
-    while chunk := list(islice(batches, window)):
-        wires = _analyse_window(ray, chunk, context)
-        for number, batch in enumerate(chunk):
-            docs = [item for item in batch if isinstance(item, Document)]
-            analyses = iter(from_wire(wires[number], docs))
-            for item in batch:
-                if isinstance(item, InvalidRecord):
-                    yield decide.invalid(item)
-                    continue
-                analysis = next(analyses)
-                if analysis.error is not None:
-                    raise InputError(analysis.error, item.source or "<documents>", item.line)
-                yield cleaner._resolve(analysis)
+    # The cluster analyses the next windows while this process resolves the current one.
+    with ThreadPoolExecutor(max_workers=AHEAD) as pool:
+        pending: deque[tuple[list[_Batch], Future[list[dict[str, Any]]]]] = deque()
+
+        def submit() -> None:
+            chunk = list(islice(batches, window))
+            if chunk:
+                pending.append((chunk, pool.submit(_analyse_window, ray, chunk, context)))
+
+        for _ in range(AHEAD):
+            submit()
+        while pending:
+            chunk, future = pending.popleft()
+            wires = future.result()
+            submit()
+            for number, batch in enumerate(chunk):
+                docs = [item for item in batch if isinstance(item, Document)]
+                analyses = iter(from_wire(wires[number], docs))
+                for item in batch:
+                    if isinstance(item, InvalidRecord):
+                        yield decide.invalid(item)
+                        continue
+                    analysis = next(analyses)
+                    if analysis.error is not None:
+                        raise InputError(analysis.error, item.source or "<documents>", item.line)
+                    yield cleaner._resolve(analysis)
 
 
 def clean_dataset(
@@ -233,14 +253,14 @@ def clean_dataset(
 # -- what crosses to the workers and back ---------------------------------------------------------
 
 
-def _batches(items: Iterable[Document | InvalidRecord]) -> Iterator[list[Document | InvalidRecord]]:
+def _batches(items: Iterable[Document | InvalidRecord]) -> Iterator[_Batch]:
     """Batches of BATCH_SIZE items in input order, invalid records in place (as the cleaner forms them)."""
     iterator = iter(items)
     while batch := list(islice(iterator, BATCH_SIZE)):
         yield batch
 
 
-def _analyse_window(ray: Any, chunk: list[list[Document | InvalidRecord]], context: tuple[Any, Any]) -> list[dict]:
+def _analyse_window(ray: Any, chunk: list[_Batch], context: tuple[Any, Any]) -> list[dict[str, Any]]:
     """The wire of each batch of ``chunk``, analysed on the cluster, in the order of ``chunk``."""
     rows = [
         {"batch": number, "docs": _pack_docs([item for item in batch if isinstance(item, Document)])}
@@ -249,7 +269,7 @@ def _analyse_window(ray: Any, chunk: list[list[Document | InvalidRecord]], conte
     dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
     analysed = dataset.map(_analyse_row, fn_args=(list(context),))
     # Ray Data does not keep row order by default: put each batch back at its number.
-    wires: list[dict | None] = [None] * len(rows)
+    wires: list[dict[str, Any] | None] = [None] * len(rows)
     for row in analysed.iter_rows():
         wires[int(row["batch"])] = _unpack_wire(row["wire"])
     if any(wire is None for wire in wires):
