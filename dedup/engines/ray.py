@@ -101,6 +101,9 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
         num_cpus: CPUs of a Ray started here (all when ``None``); ignored
             when connecting to a cluster.
 
+    A Ray started here stays up for later runs in this process
+    (``ray.shutdown()`` stops it); a command stops it when it exits.
+
     Raises:
         RayMissingError: Ray is not installed.
     """
