@@ -6,7 +6,7 @@ Work is split in two, so that it can run anywhere:
   documents and the settings (every within-document stage). Batches run in
   this process, or in worker processes (:mod:`dedup.pool`), whose results
   cross back in the encoding :mod:`dedup.analysis` defines.
-- :meth:`Cleaner._resolve` then takes each analysed document in input
+- :meth:`Cleaner.resolve` then takes each analysed document in input
   order and consults the cross-document index (boilerplate lines,
   near-duplicate documents, optionally repeated paragraphs): the first
   occurrence in input order wins, whatever the number of workers.
@@ -137,7 +137,7 @@ class Cleaner:
         analysis = analyse_batch([doc], self.config, self.model)[0]
         if analysis.error is not None:
             raise InputError(analysis.error, "<documents>", None)
-        return self._resolve(analysis, MemoryStore(self.config.fingerprint()))
+        return self.resolve(analysis, MemoryStore(self.config.fingerprint()))
 
     def clean(self, documents: Iterable[Document | Mapping[str, Any] | InvalidRecord]) -> Iterator[CleanResult]:
         """Clean a stream of documents.
@@ -175,7 +175,7 @@ class Cleaner:
                 elif item.error is not None:
                     raise InputError(item.error, item.doc.source or "<documents>", item.doc.line)
                 else:
-                    yield self._resolve(item, self.index)
+                    yield self.resolve(item)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -198,9 +198,15 @@ class Cleaner:
         analyses = analyse_batch([item for item in batch if isinstance(item, Document)], self.config, self.model)
         return _reattach(batch, analyses)
 
-    def _resolve(self, analysis: Analysis, store: IndexStore) -> CleanResult:
-        """The cross-document stages, run in input order: measure, then let :mod:`dedup.decide` decide."""
+    def resolve(self, analysis: Analysis, store: IndexStore | None = None) -> CleanResult:
+        """The cross-document stages for one analysed document, against ``store`` (this cleaner's index).
+
+        Call it in input order: the first occurrence wins. It measures with
+        the index and lets :mod:`dedup.decide` decide. Engines that analyse
+        batches elsewhere (:mod:`dedup.engines`) finish each document here.
+        """
         config, doc = self.config, analysis.doc
+        store = self.index if store is None else store
         decisions: list[Decision] = list(analysis.decisions)
         drop, resigned = None, False
         if config.dedup.boilerplate:

@@ -156,6 +156,11 @@ def cli() -> None:
               help="A cross-document index that outlives the run: a file (a path or file:///abs/index.npz), "
                    "loaded first and saved when the run completes, so documents are checked against earlier "
                    "runs; or a shared redis://HOST:PORT/DB?prefix=NAME index for many processes.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where to clean: this machine, or a Ray cluster (pip install 'dedup[ray]'); the same output.")
+@click.option("--ray-address", default=None,
+              help="The Ray cluster to connect to with --engine ray (e.g. auto, or ray://HOST:10001); "
+                   "by default Ray starts on this machine with --workers CPUs.")
 @cleaning_options
 @input_options
 def clean(
@@ -169,6 +174,8 @@ def clean(
     state_dir: Path | None,
     resume: bool,
     index: str | None,
+    engine: str,
+    ray_address: str | None,
     **options: Any,
 ) -> None:
     """Clean INPUTS (.jsonl[.gz|.zst] files, .txt files, directories, or - for JSONL on stdin).
@@ -188,7 +195,7 @@ def clean(
     with _errors():
         counts = clean_files(inputs, output, config, report=report, summary=summary, annotate=annotate,
                              on_error=on_error, workers=workers, state=state_dir, resume=resume,
-                             index=index)
+                             index=index, engine=engine, ray_address=ray_address)
     click.echo(counts.short(), err=True)
 
 
@@ -203,6 +210,8 @@ OPTION_NAMES = {
     "state": "--state",
     "resume": "--resume",
     "index": "--index",
+    "engine": "--engine",
+    "ray_address": "--ray-address",
 }
 
 

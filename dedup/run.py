@@ -28,7 +28,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -36,10 +36,10 @@ from typing import IO, Any, NamedTuple
 from dedup import __version__
 from dedup.cleaner import Cleaner, default_workers
 from dedup.config import Config
-from dedup.data import CleanResult, Reason
+from dedup.data import CleanResult, Document, Reason
 from dedup.errors import ArgumentError, InputError
 from dedup.labelled import read_labelled
-from dedup.read import STDIN, InputFile, OnError, kind_of, list_inputs, read_inputs
+from dedup.read import STDIN, InputFile, InvalidRecord, OnError, kind_of, list_inputs, read_inputs
 from dedup.state import RunState, Stamp, file_digest
 from dedup.store import MemoryStore
 from dedup.write import STDOUT, Summary, atomic_binary, dumps, open_output, output_record, report_lines, text_writer
@@ -60,6 +60,8 @@ def clean_files(
     state: PathArg | None = None,
     resume: bool = False,
     index: PathArg | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> Summary:
     """Clean files into an output file or directory, with a report and a summary.
 
@@ -95,6 +97,11 @@ def clean_files(
             what a resumed run continues from, and a file index is written
             once, when the whole run completes (a Redis index cannot be
             rolled back, so it cannot be combined with ``state``).
+        engine: ``"local"`` (this machine) or ``"ray"`` (a Ray cluster,
+            :mod:`dedup.engines.ray`): the same output, report and summary
+            (but for its ``engine`` field).
+        ray_address: The Ray cluster to connect to (``engine="ray"``);
+            ``None`` starts Ray on this machine with ``workers`` CPUs.
 
     Returns:
         The counts of the run (what ``summary`` holds).
@@ -123,10 +130,22 @@ def clean_files(
             "rolled back to a checkpoint; use a file index, or no state",
             url=index_url.split("@")[-1],
         )
+    if engine not in ("local", "ray"):
+        raise ArgumentError('{engine} must be "local" or "ray", found {found}', found=repr(engine))
+    if engine == "ray" and (state is not None or resume or index is not None):
+        raise ArgumentError(
+            "{state}, {resume} and {index} work with the local engine only: a Ray run cannot be resumed or "
+            "share an index yet"
+        )
     files = list_inputs(names)
     all_jsonl = _check_layout(files, names, targets, annotate)
     run = _Run(files, config or Config(), all_jsonl, targets, annotate, on_error, workers or default_workers(),
                index_url)
+    if engine == "ray":
+        from dedup.engines.ray import clean_stream, connect
+
+        connect(ray_address, workers)
+        return run.clean(lambda records: clean_stream(records, run.config), "ray")
     return run.clean() if state is None else run.clean_resumable(Path(state), resume)
 
 
@@ -340,26 +359,34 @@ class _Run:
         self.workers = workers
         self.index = index
 
-    def clean(self) -> Summary:
-        """Clean every input in one stream, writing the outputs as results come."""
+    def clean(
+        self, engine: Callable[[Iterable[Document | InvalidRecord]], Iterable[CleanResult]] | None = None,
+        engine_name: str = "local",
+    ) -> Summary:
+        """Clean every input in one stream, writing the outputs as results come.
+
+        ``engine`` cleans the records elsewhere (:mod:`dedup.engines`); by default a local cleaner does.
+        """
         counts = Summary()
         records = read_inputs(self.files, self.config.input, self.on_error)
         text_field = self.config.input.text_field
         with ExitStack() as stack:
-            # Entered first, left last: a file index is saved only once every output is in place.
-            cleaner = stack.enter_context(Cleaner(self.config, index=self.index, workers=self.workers))
+            clean = engine
+            if clean is None:
+                # Entered first, left last: a file index is saved only once every output is in place.
+                clean = stack.enter_context(Cleaner(self.config, index=self.index, workers=self.workers)).clean
             sink: _Sink = (
                 _JsonlSink(stack.enter_context(open_output(self.targets.output)), text_field, self.annotate)
                 if self.all_jsonl
                 else _DirectorySink(stack, Path(self.targets.output), self.files, text_field)
             )
             report = _Report(stack.enter_context(open_output(self.targets.report)) if self.targets.report else None)
-            for result in cleaner.clean(records):
+            for result in clean(records):
                 counts.add(result)
                 sink.write(result)
                 report.write(result)
             sink.commit()
-            self._write_summary(counts)
+            self._write_summary(counts, engine_name)
         return counts
 
     def clean_resumable(self, state_dir: Path, resume: bool) -> Summary:
@@ -439,10 +466,10 @@ class _Run:
             self._write_summary(counts)
         return counts
 
-    def _write_summary(self, counts: Summary) -> None:
+    def _write_summary(self, counts: Summary, engine: str = "local") -> None:
         if self.targets.summary:
             with open_output(self.targets.summary) as summary_out:
-                data = counts.to_dict(__version__, self.config.fingerprint(), self.config.to_dict())
+                data = counts.to_dict(__version__, self.config.fingerprint(), self.config.to_dict(), engine)
                 summary_out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
     def _settings(self) -> dict[str, Any]:

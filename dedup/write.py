@@ -328,10 +328,11 @@ class Summary:
             documents_removed=Counter(data["documents_removed"]),
         )
 
-    def to_dict(self, version: str, fingerprint: str, config: dict[str, Any]) -> dict[str, Any]:
-        """The ``--summary`` JSON."""
+    def to_dict(self, version: str, fingerprint: str, config: dict[str, Any], engine: str = "local") -> dict[str, Any]:
+        """The ``--summary`` JSON; ``engine`` is where the run ran (``"local"`` or ``"ray"``)."""
         return {
             "version": version,
+            "engine": engine,
             "fingerprint": fingerprint,
             "documents": {
                 "in": self.documents_in,

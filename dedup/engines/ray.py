@@ -1,0 +1,311 @@
+"""The Ray engine: the local engine's output, with the analysis on a Ray cluster.
+
+The work splits as in :mod:`dedup.cleaner`:
+
+- The within-document stages (:func:`dedup.analysis.analyse_batch`, the
+  expensive part: shingling, MinHash, topic scores) run as Ray Data tasks,
+  one task per batch of :data:`dedup.cleaner.BATCH_SIZE` documents. The
+  batches are dedup's own, formed in input order here (not Ray's
+  ``map_batches`` boundaries: a topic score may depend on the batch in its
+  last bits), and what comes back is :func:`dedup.analysis.to_wire`'s
+  encoding, packed as a pickle-free ``.npz``: no document text goes back.
+- The cross-document stages (boilerplate lines, duplicate documents,
+  repeated paragraphs) then run in this process, in input order, against
+  an in-memory index exactly as the local engine runs them
+  (:meth:`dedup.cleaner.Cleaner.resolve`): the first occurrence in input
+  order wins, so the output, the report and the summary (but for its
+  ``engine`` field) are the local engine's, byte for byte.
+
+Records are read with :mod:`dedup.read` (never ``ray.data.read_json``, which
+turns ``1`` into ``1.0``, adds null fields and rejects mixed id types), so
+a bad record gets the same error, and ``--on-error`` the same effect.
+
+The settings and the topic model are shipped once (``ray.put``), and
+workers get a writable numba cache (``NUMBA_CACHE_DIR``) when this module
+starts Ray, so that they compile the shingling kernels once, not per task.
+
+What the driver (this process) holds: the documents of the :data:`AHEAD`
+windows of :data:`WINDOW` batches in flight (the cluster analyses the next
+windows while the driver resolves the current one), their analyses, and the cross-document
+index (about 290 bytes per indexed document, see
+:class:`dedup.store.MemoryStore`). The index is the part that grows with the
+corpus; moving it into the cluster (band-key shuffles whose edges only reach
+the driver) is not done yet.
+
+Example:
+    >>> from dedup.engines.ray import clean_files_ray  # doctest: +SKIP
+    >>> clean_files_ray("in.jsonl", "out.jsonl", report="report.jsonl")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dedup import decide
+from dedup.analysis import analyse_to_wire, from_wire
+from dedup.cleaner import BATCH_SIZE, Cleaner
+from dedup.config import Config
+from dedup.data import CleanResult, Document
+from dedup.errors import DedupError, InputError
+from dedup.read import InvalidRecord, document_from_record
+from dedup.write import dumps, output_record, report_lines
+
+if TYPE_CHECKING:
+    import ray.data
+
+    from dedup.run import PathArg
+    from dedup.topic import TopicModel
+    from dedup.write import Summary
+
+__all__ = ["WINDOW", "RayMissingError", "clean_dataset", "clean_files_ray", "clean_stream", "connect"]
+
+#: Batches analysed per Ray Data execution.
+WINDOW = 16
+#: Windows in flight at once: the driver holds the documents of these.
+AHEAD = 2
+
+_Batch = list[Document | InvalidRecord]
+
+INSTALL_HINT = 'the Ray engine needs Ray Data: install it with pip install "dedup[ray]" (ray[data] and pyarrow)'
+
+
+class RayMissingError(DedupError, ImportError):
+    """Ray is not installed, and the Ray engine was asked for."""
+
+
+def _ray() -> Any:
+    try:
+        import ray
+        import ray.data  # the engine needs the Data library, not only the core
+    except ImportError as exc:
+        raise RayMissingError(f"{INSTALL_HINT} ({exc})") from exc
+    return ray
+
+
+def connect(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Connect to Ray, or start a local Ray, unless this process is connected already.
+
+    Args:
+        address: A cluster's address (``"auto"``, ``"ray://head:10001"``,
+            ``"10.0.0.5:6379"``); ``None`` starts Ray on this machine.
+        num_cpus: CPUs of a Ray started here (all when ``None``); ignored
+            when connecting to a cluster.
+
+    A Ray started here stays up for later runs in this process
+    (``ray.shutdown()`` stops it); a command stops it when it exits.
+
+    Raises:
+        RayMissingError: Ray is not installed.
+    """
+    ray = _ray()
+    if ray.is_initialized():
+        return
+    cache = os.path.join(tempfile.gettempdir(), "dedup-numba-cache")
+    ray.init(
+        address=address,
+        num_cpus=None if address else num_cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"NUMBA_CACHE_DIR": cache}},
+    )
+    ray.data.DataContext.get_current().enable_progress_bars = False
+
+
+def clean_files_ray(
+    inputs: PathArg | Iterable[PathArg],
+    output: PathArg,
+    config: Config | None = None,
+    *,
+    report: PathArg | None = None,
+    summary: PathArg | None = None,
+    annotate: bool = False,
+    on_error: Any = "raise",
+    workers: int | None = None,
+    state: PathArg | None = None,
+    resume: bool = False,
+    ray_address: str | None = None,
+) -> Summary:
+    """:func:`dedup.run.clean_files` on the Ray engine: the same arguments, files and result.
+
+    ``workers`` is the number of CPUs of a Ray started on this machine
+    (ignored with ``ray_address``). ``state`` and ``resume`` are refused
+    (:class:`~dedup.errors.ArgumentError`): a Ray run is not resumable yet.
+    """
+    from dedup.run import clean_files
+
+    return clean_files(
+        inputs, output, config, report=report, summary=summary, annotate=annotate, on_error=on_error,
+        workers=workers, state=state, resume=resume, engine="ray", ray_address=ray_address,
+    )
+
+
+def clean_stream(
+    items: Iterable[Document | InvalidRecord],
+    config: Config,
+    model: TopicModel | None = None,
+    *,
+    window: int = WINDOW,
+) -> Iterator[CleanResult]:
+    """Clean documents on the connected Ray, as :meth:`dedup.cleaner.Cleaner.clean` does here.
+
+    Args:
+        items: Documents and the readers' invalid records, in input order.
+        config: The settings.
+        model: The topic model (the configured one when ``None``).
+        window: Batches analysed per Ray Data execution.
+
+    Yields:
+        One result per item, in input order.
+
+    Raises:
+        InputError: A document breaks a limit.
+        RayMissingError: Ray is not installed.
+    """
+    ray = _ray()
+    cleaner = Cleaner(config, model=model)  # loads the model once, and holds the index
+    context = (ray.put(config), ray.put(cleaner.model))
+    batches = _batches(items)
+    # The cluster analyses the next windows while this process resolves the current one.
+    with ThreadPoolExecutor(max_workers=AHEAD) as pool:
+        pending: deque[tuple[list[_Batch], Future[list[dict[str, Any]]]]] = deque()
+
+        def submit() -> None:
+            chunk = list(islice(batches, window))
+            if chunk:
+                pending.append((chunk, pool.submit(_analyse_window, ray, chunk, context)))
+
+        for _ in range(AHEAD):
+            submit()
+        while pending:
+            chunk, future = pending.popleft()
+            wires = future.result()
+            submit()
+            for number, batch in enumerate(chunk):
+                docs = [item for item in batch if isinstance(item, Document)]
+                analyses = iter(from_wire(wires[number], docs))
+                for item in batch:
+                    if isinstance(item, InvalidRecord):
+                        yield decide.invalid(item)
+                        continue
+                    analysis = next(analyses)
+                    if analysis.error is not None:
+                        raise InputError(analysis.error, item.source or "<documents>", item.line)
+                    yield cleaner.resolve(analysis)
+
+
+def clean_dataset(
+    dataset: ray.data.Dataset,
+    config: Config | None = None,
+    *,
+    position: str = "position",
+    annotate: bool = False,
+    model: TopicModel | None = None,
+) -> ray.data.Dataset:
+    """Clean a dataset of records: the Ray Data form of :func:`clean_stream`.
+
+    Args:
+        dataset: Records with the configured text and id fields, and an
+            integer ``position`` column giving the input order (Ray Data
+            does not keep the order of rows by default).
+        config: The settings.
+        position: The name of the column holding the input order.
+        annotate: Add the decisions to every output record, as ``--annotate`` does.
+        model: The topic model (the configured one when ``None``).
+
+    Returns:
+        A dataset with one row per input record: ``position``, ``id``,
+        ``dropped`` (the reason, or ``None`` when kept), ``record`` (the
+        output JSONL line, ``None`` when there is none) and ``report``
+        (its report lines, JSONL).
+
+    Raises:
+        InputError: A record has no usable text or id, or breaks a limit.
+    """
+    ray = _ray()
+    config = config or Config()
+    rows = sorted(dataset.iter_rows(), key=lambda row: int(row[position]))
+    positions = [int(row[position]) for row in rows]
+    docs = (
+        document_from_record({k: v for k, v in row.items() if k != position}, config.input, "<dataset>", p)
+        for row, p in zip(rows, positions, strict=True)
+    )
+    text_field = config.input.text_field
+    out = []
+    for p, result in zip(positions, clean_stream(docs, config, model), strict=True):
+        keep = result.dropped is None or (annotate and result.fields)
+        out.append({
+            "position": p,
+            "id": result.id,
+            "dropped": None if result.dropped is None else result.dropped.value,
+            "record": dumps(output_record(result, text_field, annotate)) if keep else None,
+            "report": "".join(dumps(line) for line in report_lines(result)),
+        })
+    return ray.data.from_items(out)
+
+
+# -- what crosses to the workers and back ---------------------------------------------------------
+
+
+def _batches(items: Iterable[Document | InvalidRecord]) -> Iterator[_Batch]:
+    """Batches of BATCH_SIZE items in input order, invalid records in place (as the cleaner forms them)."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, BATCH_SIZE)):
+        yield batch
+
+
+def _analyse_window(ray: Any, chunk: list[_Batch], context: tuple[Any, Any]) -> list[dict[str, Any]]:
+    """The wire of each batch of ``chunk``, analysed on the cluster, in the order of ``chunk``."""
+    rows = [
+        {"batch": number, "docs": _pack_docs([item for item in batch if isinstance(item, Document)])}
+        for number, batch in enumerate(chunk)
+    ]
+    dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
+    analysed = dataset.map(_analyse_row, fn_args=(list(context),))
+    # Ray Data does not keep row order by default: put each batch back at its number.
+    wires: list[dict[str, Any] | None] = [None] * len(rows)
+    for row in analysed.iter_rows():
+        wires[int(row["batch"])] = _unpack_wire(row["wire"])
+    if any(wire is None for wire in wires):
+        raise DedupError("the Ray engine lost the analysis of a batch; run again, and report it if it repeats")
+    return wires  # type: ignore[return-value]
+
+
+def _analyse_row(row: dict[str, Any], context: list[Any]) -> dict[str, Any]:
+    """What a Ray worker does with one batch: analyse it and pack the wire.
+
+    ``context`` holds the object refs of the settings and the model (in a
+    list, so that they reach here unresolved): read from the object store,
+    not shipped with every task.
+    """
+    import ray
+
+    config, model = ray.get(context)
+    docs = [Document(doc_id, text) for doc_id, text in json.loads(row["docs"])]
+    return {"batch": row["batch"], "wire": _pack_wire(analyse_to_wire(docs, config, model))}
+
+
+def _pack_docs(docs: list[Document]) -> str:
+    # ASCII JSON: ids and texts read from JSON may hold lone surrogates, which Arrow strings cannot.
+    return json.dumps([[doc.id, doc.text] for doc in docs])
+
+
+def _pack_wire(wire: dict[str, Any]) -> bytes:
+    buffer = io.BytesIO()
+    arrays: dict[str, Any] = {name: np.asarray(value) for name, value in wire.items()}
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _unpack_wire(packed: bytes) -> dict[str, Any]:
+    with np.load(io.BytesIO(packed), allow_pickle=False) as data:
+        return {name: data[name].item() if data[name].ndim == 0 else data[name] for name in data.files}

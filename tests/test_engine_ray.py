@@ -1,0 +1,196 @@
+"""The Ray engine gives the local engine's output byte for byte, on a real local Ray."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dedup import Cleaner, Config, DedupConfig, Document, Reason, TopicConfig
+from dedup.analysis import analyse_batch
+from dedup.cleaner import BATCH_SIZE
+from dedup.minhash import sketch_similarity
+from dedup.run import clean_files
+
+ray = pytest.importorskip("ray")
+engine = pytest.importorskip("dedup.engines.ray")
+
+SEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "seeds"
+FOOTER = "Subscribe to our newsletter for the day's top stories."
+CROSS = Config(dedup=DedupConfig(boilerplate=True, cross_doc_paragraphs=True))
+NO_TOPIC = Config(topic=TopicConfig(enabled=False))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield
+    ray.shutdown()
+
+
+def _sentences() -> list[str]:
+    text = " ".join(path.read_text(encoding="utf-8") for path in sorted(SEEDS.glob("*.txt")))
+    return sorted({s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) >= 6})
+
+
+def _chain(rng: random.Random, pool: list[str]) -> tuple[str, str, str]:
+    """Three documents, each a few paragraphs away from the one before."""
+    a = rng.sample(pool, 12)
+    extra = rng.sample([s for s in pool if s not in a], 6)
+    b = extra[:3] + a[3:]
+    c = b[:3] + extra[3:] + b[6:]
+    return "\n".join(a), "\n".join(b), "\n".join(c)
+
+
+def _records(count: int, seed: int = 7) -> list[Any]:
+    """Documents with near-duplicates across batches, chains, a footer, and bad records."""
+    rng = random.Random(seed)
+    pool = _sentences()
+    records: list[Any] = []
+    for i in range(count):
+        lines = rng.sample(pool, rng.randint(3, 9))
+        lines.insert(rng.randint(0, len(lines)), f"Dispatch {i} from the {rng.choice(['north', 'south'])} desk.")
+        if i % 3 == 0:
+            lines.append(FOOTER)
+        records.append({"id": f"d{i}", "text": "\n".join(lines), "n": i})
+        if i % 97 == 5:
+            records.extend({"id": f"c{i}-{k}", "text": text} for k, text in enumerate(_chain(rng, pool)))
+    records[10] = "not json"
+    records[len(records) // 2] = {"id": "no-text"}
+    records[len(records) * 3 // 4] = {"id": "d1", "text": "A second record with the id of the first, which is refused."}
+    return records
+
+
+def _write(path: Path, records: list[Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def _run_both(tmp_path: Path, inputs: list[Path], output: str, **kwargs: Any) -> dict[str, dict[str, bytes]]:
+    found = {}
+    for name in ("local", "ray"):
+        root = tmp_path / name
+        root.mkdir()
+        clean_files(inputs, root / output, report=root / "report.jsonl", summary=root / "summary.json",
+                    engine=name, workers=2, **kwargs)
+        found[name] = {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return found
+
+
+def _same_but_engine(found: dict[str, dict[str, bytes]]) -> None:
+    local, ray_ = found["local"], found["ray"]
+    assert sorted(local) == sorted(ray_)
+    summaries = {name: json.loads(files.pop("summary.json")) for name, files in found.items()}
+    assert summaries["local"].pop("engine") == "local"
+    assert summaries["ray"].pop("engine") == "ray"
+    assert summaries["local"] == summaries["ray"]
+    for name in local:
+        assert local[name] == ray_[name], name
+
+
+def _reasons(report: bytes) -> set[str]:
+    return {json.loads(line)["reason"] for line in report.splitlines()}
+
+
+@pytest.mark.parametrize(
+    "config",
+    [CROSS, pytest.param(Config(), marks=pytest.mark.slow), pytest.param(NO_TOPIC, marks=pytest.mark.slow)],
+    ids=["boilerplate-cross-document", "default", "no-topic"],
+)
+def test_jsonl_output_report_and_summary_are_the_local_ones(tmp_path: Path, config: Config) -> None:
+    records = _records(2 * BATCH_SIZE + 100)
+    source = _write(tmp_path / "in" / "docs.jsonl", records)
+    found = _run_both(tmp_path, [source], "out.jsonl", config=config, on_error="skip")
+    reasons = _reasons(found["local"]["report.jsonl"])
+    assert {"duplicate_document", "invalid"} <= reasons, "the corpus must exercise the cross-document stages"
+    if config is CROSS:
+        assert {"boilerplate", "near_duplicate"} <= reasons
+    _same_but_engine(found)
+
+
+def test_chains_keep_the_first_and_the_last(tmp_path: Path) -> None:
+    """A≈B and B≈C, A≉C: B is dropped as a copy of A, so C, compared with A only, is kept."""
+    pool = _sentences()
+    for seed in range(50):
+        texts = _chain(random.Random(seed), pool)
+        docs = [Document(name, text) for name, text in zip("abc", texts, strict=True)]
+        analyses = analyse_batch(docs, NO_TOPIC, None)
+        similar = [sketch_similarity(analyses[i].doc_sketch, analyses[j].doc_sketch) >= 0.7
+                   for i, j in ((0, 1), (1, 2), (0, 2))]
+        if similar == [True, True, False]:
+            break
+    else:
+        pytest.fail("no chain among the seeds")
+    local = list(Cleaner(NO_TOPIC).clean(docs))
+    assert [r.dropped for r in local] == [None, Reason.DUPLICATE_DOCUMENT, None]
+    assert list(engine.clean_stream(docs, NO_TOPIC)) == local
+
+
+def test_windows_of_any_size_give_the_same_results() -> None:
+    records = [r for r in _records(BATCH_SIZE + 50) if isinstance(r, dict) and "text" in r and r["id"] != "d1"]
+    docs = [Document(r["id"], r["text"], {"n": r["n"]} if "n" in r else {}) for r in records]
+    local = list(Cleaner(CROSS).clean(docs))
+    assert list(engine.clean_stream(docs, CROSS, window=1)) == local
+
+
+def test_mirrored_text_directory(tmp_path: Path) -> None:
+    rng = random.Random(1)
+    pool = _sentences()
+    inputs = tmp_path / "in"
+    for i in range(12):
+        path = inputs / f"part{i % 3}" / f"page{i}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        own = f"Page {i} of the archive lists the {rng.choice(['spring', 'autumn'])} sessions of council number {i}."
+        path.write_text("\n".join([own, *rng.sample(pool, 5), FOOTER]) + "\n", encoding="utf-8")
+    _write(inputs / "part0" / "more.jsonl", _records(40, seed=3))
+    found = _run_both(tmp_path, [inputs], "out", config=CROSS, on_error="skip")
+    assert any(name.endswith(".txt") for name in found["local"])
+    _same_but_engine(found)
+
+
+def test_clean_dataset_orders_by_position() -> None:
+    records = [r for r in _records(300) if isinstance(r, dict) and "text" in r and r["id"] != "d1"]
+    shuffled = list(enumerate(records))
+    random.Random(2).shuffle(shuffled)
+    dataset = ray.data.from_items([{"position": p, **r} for p, r in shuffled])
+    rows = sorted(engine.clean_dataset(dataset, CROSS).take_all(), key=lambda row: row["position"])
+    local = list(Cleaner(CROSS).clean(records))
+    assert [row["id"] for row in rows] == [r.id for r in local]
+    assert [row["dropped"] for row in rows] == [None if r.dropped is None else r.dropped.value for r in local]
+    kept = [json.loads(row["record"]) for row in rows if row["record"] is not None]
+    assert [k["text"] for k in kept] == [r.text for r in local if r.dropped is None]
+    assert all(k.get("n") == records[row["position"]].get("n") for k, row in zip(kept, [r for r in rows if r["record"]],
+                                                                          strict=True))
+
+
+@pytest.mark.parametrize("option", [["--state", "state"], ["--resume", "--state", "state"]])
+def test_state_is_a_usage_error(tmp_path: Path, run: Callable[..., Any], option: list[str]) -> None:
+    source = _write(tmp_path / "in.jsonl", [{"id": "a", "text": "Some text that is long enough to keep."}])
+    result = run("clean", source, "-o", tmp_path / "out.jsonl", "--engine", "ray", *option)
+    assert result.exit_code == 2
+    assert "--state and --resume work with the local engine only" in result.output
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_command_line_engine_ray(tmp_path: Path, run: Callable[..., Any]) -> None:
+    source = _write(tmp_path / "in.jsonl", _records(60))
+    for name in ("local", "ray"):
+        result = run("clean", source, "-o", tmp_path / f"{name}.jsonl", "--report", tmp_path / f"{name}.report",
+                     "--on-error", "skip", "--engine", name)
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "local.jsonl").read_bytes() == (tmp_path / "ray.jsonl").read_bytes()
+    assert (tmp_path / "local.report").read_bytes() == (tmp_path / "ray.report").read_bytes()
+
+
+def test_missing_ray_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "ray", None)
+    with pytest.raises(engine.RayMissingError, match=r'pip install "dedup\[ray\]"'):
+        engine.connect()

@@ -1,0 +1,102 @@
+"""Match edges resolved in input order give the store's answer, with bounded verification."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dedup.bands import BandIndex
+from dedup.data import Ref
+from dedup.engines.edges import Edge, bucket_edges, resolve, resolve_buckets
+from dedup.minhash import band_keys, lsh_params, sketch
+from dedup.store import MemoryStore
+
+THRESHOLD = 0.7
+NUM_PERM = 128
+
+
+def _variant(rng: np.random.Generator, signature: np.ndarray, share: float) -> np.ndarray:
+    out = signature.copy()
+    changed = rng.random(len(out)) < share
+    out[changed] = rng.integers(0, 2**32, changed.sum(), dtype=np.uint32)
+    return out
+
+
+def _store_matches(keys: list[list[int]], sketches: list[bytes]) -> dict[int, tuple[int, float]]:
+    store = MemoryStore("f")
+    found = {}
+    for position, (item_keys, item_sketch) in enumerate(zip(keys, sketches, strict=True)):
+        match = store.check_and_insert("doc", item_keys, item_sketch, Ref(str(position)), THRESHOLD)
+        if match is not None:
+            found[position] = (int(match.ref.id), match.score)
+    return found
+
+
+def _buckets(keys: list[list[int]], sketches: list[bytes]) -> dict[int, list[tuple[int, bytes]]]:
+    """Items grouped by band key as the store groups them: by the key folded to 32 bits."""
+    buckets: dict[int, list[tuple[int, bytes]]] = {}
+    for position, item_keys in enumerate(keys):
+        for key in set(BandIndex.fold(item_keys)):
+            buckets.setdefault(key, []).append((position, sketches[position]))
+    return buckets
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_same_matches_as_the_store(seed: int) -> None:
+    """Families of signatures at random distances: chains, near copies, strangers."""
+    rng = np.random.default_rng(seed)
+    bases = [rng.integers(0, 2**32, NUM_PERM, dtype=np.uint32) for _ in range(20)]
+    rows = [_variant(rng, bases[rng.integers(len(bases))], rng.uniform(0.0, 0.45)) for _ in range(400)]
+    signatures = np.stack(rows)
+    keys = band_keys(signatures, *lsh_params(THRESHOLD, NUM_PERM, 0.15)).tolist()
+    sketches = [sketch(row) for row in signatures]
+
+    matches, _ = resolve_buckets(_buckets(keys, sketches), THRESHOLD)
+
+    expected = _store_matches(keys, sketches)
+    assert {p: (e.earlier, e.score) for p, e in matches.items()} == expected
+    assert len(expected) > 100, "the families must repeat"
+
+
+def test_a_shadowing_representative_removed_elsewhere_is_corrected() -> None:
+    """R matches P (bucket 1), so R is dropped; in bucket 2, J matched R and was not a representative,
+    yet J is kept, and K, which matches J only, must be found to repeat J."""
+    rng = np.random.default_rng(5)
+    r = rng.integers(0, 2**32, NUM_PERM, dtype=np.uint32)
+    p, j = r.copy(), r.copy()
+    p[:20] += 1
+    j[40:60] += 1
+    k = j.copy()
+    k[80:100] += 1
+    sketches = [sketch(s) for s in (p, r, j, k)]
+    keys = [[1], [1, 2], [2], [2]]
+    buckets = _buckets(keys, sketches)
+
+    first = bucket_edges(buckets[2], THRESHOLD)
+    assert first.shadowed == {2}, "J matches R, so it is no representative"
+    assert not [edge for edge in first.edges if edge.later == 3], "K was compared with R only, and misses"
+    matches, _ = resolve_buckets(buckets, THRESHOLD)
+
+    expected = _store_matches(keys, sketches)
+    assert {pos: (e.earlier, e.score) for pos, e in matches.items()} == expected
+    assert sorted(expected) == [1, 3] and expected[3][0] == 2
+
+
+def test_a_line_in_every_document_costs_one_comparison_per_item() -> None:
+    """50,000 items in one bucket: the store compares each with the one it kept; so does the bound."""
+    rng = np.random.default_rng(0)
+    footer = rng.integers(0, 2**32, NUM_PERM, dtype=np.uint32)
+    count = 50_000
+    items = [(position, sketch(footer)) for position in range(count)]
+
+    matches, comparisons = resolve_buckets({7: items}, THRESHOLD)
+
+    assert comparisons == count - 1  # all pairs would be 1.25 billion
+    assert sorted(matches) == list(range(1, count))
+    assert all(edge.earlier == 0 and edge.score == 1.0 for edge in matches.values())
+
+
+def test_resolve_keeps_the_earliest_of_equal_scores_and_skips_dropped_items() -> None:
+    edges = [Edge(0, 1, 0.9), Edge(0, 2, 0.8), Edge(1, 2, 0.95), Edge(0, 3, 0.8), Edge(2, 3, 0.8)]
+    matches = resolve(range(5), edges)
+    assert matches == {1: Edge(0, 1, 0.9), 2: Edge(0, 2, 0.8), 3: Edge(0, 3, 0.8)}
