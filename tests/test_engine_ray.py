@@ -171,12 +171,14 @@ def test_clean_dataset_orders_by_position() -> None:
                                                                           strict=True))
 
 
-@pytest.mark.parametrize("option", [["--state", "state"], ["--resume", "--state", "state"]])
-def test_state_is_a_usage_error(tmp_path: Path, run: Callable[..., Any], option: list[str]) -> None:
+@pytest.mark.parametrize(
+    "option", [["--state", "state"], ["--resume", "--state", "state"], ["--index", "index.npz"]]
+)
+def test_state_and_index_are_usage_errors(tmp_path: Path, run: Callable[..., Any], option: list[str]) -> None:
     source = _write(tmp_path / "in.jsonl", [{"id": "a", "text": "Some text that is long enough to keep."}])
     result = run("clean", source, "-o", tmp_path / "out.jsonl", "--engine", "ray", *option)
     assert result.exit_code == 2
-    assert "--state and --resume work with the local engine only" in result.output
+    assert "--state, --resume and --index work with the local engine only" in " ".join(result.output.split())
     assert not (tmp_path / "out.jsonl").exists()
 
 
