@@ -223,7 +223,7 @@ def report_lines(result: CleanResult) -> Iterator[dict[str, Any]]:
     for decision in result.decisions:
         if decision.kept or decision.reason in (Reason.DUPLICATE_DOCUMENT, Reason.EMPTY):
             continue
-        yield {
+        line = {
             "id": result.id,
             "paragraph": decision.index,
             "reason": decision.reason.value if decision.reason else None,
@@ -231,6 +231,9 @@ def report_lines(result: CleanResult) -> Iterator[dict[str, Any]]:
             "duplicate_of": None if decision.duplicate_of is None else decision.duplicate_of.to_dict(),
             "text": removed_text.get(decision.index),
         }
+        if "signals" in decision.metadata:  # why a model-scored removal went: its strongest signals
+            line["signals"] = decision.metadata["signals"]
+        yield line
     if result.dropped is not None:
         line = {
             "id": result.id,
