@@ -335,7 +335,9 @@ def _as_json(results: dict[str, dict[str, dict[str, Summary]]]) -> dict[str, Any
     }
 
 
-def make_factories(names: Sequence[str], pages: Sequence[Page], seed: int) -> dict[str, CleanerFactory]:
+def make_factories(
+    names: Sequence[str], pages: Sequence[Page], seed: int, threshold: float | None = None
+) -> dict[str, CleanerFactory]:
     """The cleaner factories called ``names`` (see the module docstring)."""
     factories: dict[str, CleanerFactory] = {}
     furniture = None
@@ -348,7 +350,7 @@ def make_factories(names: Sequence[str], pages: Sequence[Page], seed: int) -> di
         if name.startswith("furniture") and furniture is None:
             from benchmarks.train_furniture import furniture_factory
 
-            furniture = furniture_factory(seed=seed)
+            furniture = furniture_factory(seed=seed, threshold=threshold)
         if name == "asis":
             factories[name] = as_is
         elif name == "dedup":
@@ -372,14 +374,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {', '.join(METHODS)}")
     parser.add_argument("--inputs", default=",".join(INPUTS))
-    parser.add_argument("--limit", type=int, default=None, help="score only every page up to this many")
+    parser.add_argument("--limit", type=int, default=None, help="score only the first N pages")
     parser.add_argument("--seed", type=int, default=0, help="seed of the run-time furniture model")
+    parser.add_argument("--furniture-threshold", type=float, default=None, metavar="T",
+                        help="furniture threshold for both models instead of the cross-validated ones")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT.json", help="write every number here")
     args = parser.parse_args(argv)
     pages = load_pages()[: args.limit]
     inputs = tuple(args.inputs.split(","))
     names = [m for m in args.methods.split(",") if m]
-    factories = make_factories(names, pages, args.seed)
+    factories = make_factories(names, pages, args.seed, args.furniture_threshold)
     base = run(as_is, pages, inputs)
     results: dict[str, dict[str, dict[str, Summary]]] = {}
     for name, factory in factories.items():
