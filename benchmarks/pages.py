@@ -292,6 +292,7 @@ def run(factory: CleanerFactory, pages: Iterable[Page], inputs: Sequence[str] = 
         clean = factory(page)
         for name in inputs:
             text = page.input(name)
+            # An empty input (31 trafilatura outputs) stays empty: there is nothing to clean.
             scores[name].append(page_score(clean(text) if text.strip() else text, page.gold))
     return scores
 
@@ -338,28 +339,26 @@ def _as_json(results: dict[str, dict[str, dict[str, Summary]]]) -> dict[str, Any
 def make_factories(
     names: Sequence[str], pages: Sequence[Page], seed: int, threshold: float | None = None
 ) -> dict[str, CleanerFactory]:
-    """The cleaner factories called ``names`` (see the module docstring)."""
-    factories: dict[str, CleanerFactory] = {}
-    furniture = None
-    dedup = None
-    for name in names:
-        if name not in METHODS:
-            raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
-        if "dedup" in name and dedup is None:
-            dedup = dedup_factory()
-        if name.startswith("furniture") and furniture is None:
-            from benchmarks.train_furniture import furniture_factory
+    """The cleaner factories called ``names`` (see the module docstring).
 
-            furniture = furniture_factory(seed=seed, threshold=threshold)
-        if name == "asis":
-            factories[name] = as_is
-        elif name == "dedup":
-            factories[name] = dedup  # type: ignore[assignment]
-        elif name == "furniture":
-            factories[name] = furniture  # type: ignore[assignment]
-        else:
-            factories[name] = _chain(furniture, dedup)  # type: ignore[arg-type]
-    return factories
+    The furniture models are built once, and only when a method needs them.
+    """
+    unknown = [name for name in names if name not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
+    dedup = dedup_factory() if any("dedup" in name for name in names) else None
+    furniture = None
+    if any(name.startswith("furniture") for name in names):
+        from benchmarks.train_furniture import furniture_factory
+
+        furniture = furniture_factory(seed=seed, threshold=threshold)
+    built: dict[str, CleanerFactory | None] = {
+        "asis": as_is,
+        "dedup": dedup,
+        "furniture": furniture,
+        "furniture+dedup": _chain(furniture, dedup) if furniture and dedup else None,
+    }
+    return {name: factory for name in names if (factory := built[name]) is not None}
 
 
 def _chain(first: CleanerFactory, then: CleanerFactory) -> CleanerFactory:
@@ -383,6 +382,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     pages = load_pages()[: args.limit]
     inputs = tuple(args.inputs.split(","))
     names = [m for m in args.methods.split(",") if m]
+    unknown = sorted(set(names) - set(METHODS))
+    if unknown:
+        parser.error(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
+    if not set(inputs) <= set(INPUTS):
+        parser.error(f"--inputs takes {', '.join(INPUTS)}")
     factories = make_factories(names, pages, args.seed, args.furniture_threshold)
     base = run(as_is, pages, inputs)
     results: dict[str, dict[str, dict[str, Summary]]] = {}
