@@ -1,0 +1,405 @@
+"""Real-page benchmark: how much article text a cleaner keeps, and how much page furniture.
+
+Reads ``pages-dev.jsonl.gz`` in place (see :func:`find_pages_data`): 1,952
+real web pages (1,338 Dragnet news and blog pages, 614 CleanEval pages of
+all kinds), each with two inputs, ``text`` (the tag-stripped page) and
+``trafilatura`` (after trafilatura's extraction), and a hand-made ``gold``
+text of the main content. Nothing from the file is stored in the
+repository::
+
+    python benchmarks/pages.py [--methods asis,dedup,furniture,furniture+dedup]
+                               [--json OUT.json] [--limit N]
+
+Score (the data's README): split gold and output into ``\\w+`` tokens,
+count 4-token shingles as multisets, take precision and recall per page,
+average each over the pages, and report the F1 of the two averages. A page
+whose output is empty has recall 0 and is left out of the precision
+average. A page is *lost* when its recall falls by more than
+:data:`LOST_DROP` against the same input left as is.
+
+Methods
+-------
+A method is a *cleaner factory*: called with a :class:`Page`, it returns
+a function from input text to cleaned text. The factory sees the page so
+that a method may pick a model by the page's source (see ``furniture``
+below); it must not look at ``gold``.
+
+- ``asis``: the input unchanged.
+- ``dedup``: :class:`dedup.Cleaner` with document deduplication off
+  (``Config(dedup=DedupConfig(documents=False))``), a fresh cleaner per
+  page, so that no state crosses pages.
+- ``furniture``: :mod:`dedup.furniture` removal alone: paragraphs scoring
+  at or above the model's threshold are dropped, never every paragraph.
+- ``furniture+dedup``: furniture removal, then ``dedup`` on what remains.
+
+Fitting protocol for the furniture methods (no tuning to the pages scored):
+Dragnet pages are scored with the shipped model (``dedup/models/furniture.npz``,
+fitted on BBC train articles and CleanEval pages by
+``benchmarks/train_furniture.py``); CleanEval pages with a model fitted
+here, at run time, on BBC train articles and Dragnet pages (seeded, never
+saved: Dragnet's licence forbids shipping anything derived from it). The
+"all" rows blend the two models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DATA_ENV = "DEDUP_PAGES_DATA"
+DATA_NAME = "pages-dev.jsonl.gz"
+SOURCES = ("dragnet", "cleaneval")
+INPUTS = ("text", "trafilatura")
+SHINGLE_SIZE = 4
+LOST_DROP = 0.2
+METHODS = ("asis", "dedup", "furniture", "furniture+dedup")
+
+_TOKEN = re.compile(r"\w+")
+
+Clean = Callable[[str], str]
+CleanerFactory = Callable[["Page"], Clean]
+
+
+# --------------------------------------------------------------------------
+# Data
+
+
+def find_pages_data() -> Path:
+    """Locate the real-page file.
+
+    ``$DEDUP_PAGES_DATA`` wins when set; otherwise the file is looked for in
+    ``shared/data/`` beside the repository checkout.
+
+    Raises:
+        FileNotFoundError: Neither place has the file; the message names
+            the paths tried and the variable to set.
+    """
+    override = os.environ.get(DATA_ENV)
+    if override:
+        path = Path(override).expanduser()
+        if path.is_file():
+            return path
+        raise FileNotFoundError(f"${DATA_ENV} is set to {path}, which is not a file")
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / DATA_NAME
+    if path.is_file():
+        return path
+    raise FileNotFoundError(
+        f"real-page data not found at {path}; put {DATA_NAME} there or set ${DATA_ENV} to its path"
+    )
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the benchmark.
+
+    Attributes:
+        id: ``dragnet-N`` or ``cleaneval-N``.
+        source: ``dragnet`` or ``cleaneval``.
+        text: The tag-stripped page.
+        trafilatura: The page after trafilatura's extraction (may be empty).
+        gold: The main content, one paragraph a line.
+    """
+
+    id: str
+    source: str
+    text: str
+    trafilatura: str
+    gold: str
+
+    def input(self, name: str) -> str:
+        """The input called ``name`` (one of :data:`INPUTS`)."""
+        if name not in INPUTS:
+            raise ValueError(f"input must be one of {INPUTS}, got {name!r}")
+        return self.text if name == "text" else self.trafilatura
+
+
+def load_pages(path: str | Path | None = None) -> tuple[Page, ...]:
+    """Read the pages, in file order.
+
+    Args:
+        path: The ``.jsonl.gz`` file; :func:`find_pages_data` when ``None``.
+    """
+    resolved = Path(path) if path is not None else find_pages_data()
+    return _load_pages(str(resolved.resolve()))
+
+
+@lru_cache(maxsize=2)
+def _load_pages(path: str) -> tuple[Page, ...]:
+    pages = []
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            try:
+                pages.append(Page(row["id"], row["source"], row["text"], row["trafilatura"], row["gold"]))
+            except KeyError as exc:
+                raise ValueError(f"{path}:{number}: record has no {exc.args[0]!r} field") from exc
+    return tuple(pages)
+
+
+# --------------------------------------------------------------------------
+# The metric
+
+
+def shingles(text: str, size: int = SHINGLE_SIZE) -> Counter[tuple[str, ...]]:
+    """The multiset of ``size``-token shingles of ``text``, tokens being ``\\w+`` runs.
+
+    Shingles run across line breaks and punctuation: the text is one token
+    stream. A text of fewer than ``size`` tokens has none.
+
+    Example:
+        >>> sorted(shingles("a b, c\\nd e").items())
+        [(('a', 'b', 'c', 'd'), 1), (('b', 'c', 'd', 'e'), 1)]
+    """
+    tokens = _TOKEN.findall(text)
+    return Counter(zip(*(tokens[i:] for i in range(size)), strict=False))
+
+
+@dataclass(frozen=True)
+class PageScore:
+    """Precision and recall of one output against its gold.
+
+    Attributes:
+        precision: Shared shingles over the output's; ``None`` when the
+            output has no shingle (it is left out of the precision average).
+        recall: Shared shingles over the gold's; 0 for an empty output.
+    """
+
+    precision: float | None
+    recall: float
+
+
+def page_score(output: str, gold: str) -> PageScore:
+    """Score one output against its gold text.
+
+    Example:
+        >>> page_score("one two three four five", "one two three four six")
+        PageScore(precision=0.5, recall=0.5)
+    """
+    out, ref = shingles(output), shingles(gold)
+    n_out, n_ref = sum(out.values()), sum(ref.values())
+    if not n_out:
+        return PageScore(None, 0.0)
+    common = sum((out & ref).values())
+    return PageScore(common / n_out, common / n_ref if n_ref else 1.0)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Averages over a set of pages.
+
+    Attributes:
+        pages: Pages scored.
+        precision: Mean precision over pages with a non-empty output.
+        recall: Mean recall over all pages.
+        f1: Harmonic mean of the two averages.
+        empty: Pages whose output was empty.
+        lost: Pages whose recall fell by more than :data:`LOST_DROP` against
+            the input as is (0 when no as-is scores were given).
+    """
+
+    pages: int
+    precision: float
+    recall: float
+    f1: float
+    empty: int
+    lost: int
+
+    @property
+    def lost_share(self) -> float:
+        return self.lost / self.pages if self.pages else 0.0
+
+
+def summarise(scores: Sequence[PageScore], as_is: Sequence[PageScore] | None = None) -> Summary:
+    """Average page scores the way the data's README says.
+
+    Args:
+        scores: One score per page.
+        as_is: The same pages' scores with the input left as is, to count
+            lost pages; ``None`` counts none.
+
+    Example:
+        >>> s = summarise([PageScore(1.0, 0.5), PageScore(None, 0.0)], [PageScore(1.0, 0.5), PageScore(0.5, 1.0)])
+        >>> (s.precision, s.recall, round(s.f1, 3), s.empty, s.lost)
+        (1.0, 0.25, 0.4, 1, 1)
+    """
+    if as_is is not None and len(as_is) != len(scores):
+        raise ValueError(f"got {len(scores)} scores but {len(as_is)} as-is scores")
+    precisions = [s.precision for s in scores if s.precision is not None]
+    precision = sum(precisions) / len(precisions) if precisions else 0.0
+    recall = sum(s.recall for s in scores) / len(scores) if scores else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    lost = 0
+    if as_is is not None:
+        lost = sum(base.recall - s.recall > LOST_DROP for s, base in zip(scores, as_is, strict=True))
+    return Summary(len(scores), precision, recall, f1, len(scores) - len(precisions), lost)
+
+
+# --------------------------------------------------------------------------
+# Running methods
+
+
+def as_is(page: Page) -> Clean:
+    """The cleaner factory that changes nothing."""
+    return _identity
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+def dedup_factory() -> CleanerFactory:
+    """Current dedup without document deduplication, a fresh cleaner per page."""
+    from dedup import Cleaner, Config, DedupConfig, TopicModel
+
+    config = Config(dedup=DedupConfig(documents=False))
+    model = TopicModel.load(config.topic.model) if config.topic.model else TopicModel.default()
+
+    def factory(page: Page) -> Clean:
+        def clean(text: str) -> str:
+            # A fresh cleaner per page: no index, boilerplate or document state crosses pages.
+            return Cleaner(config, model=model).clean_text(text, id=page.id).text
+
+        return clean
+
+    return factory
+
+
+def run(factory: CleanerFactory, pages: Iterable[Page], inputs: Sequence[str] = INPUTS) -> dict[str, list[PageScore]]:
+    """Score one method on every page and input.
+
+    Returns:
+        Per input, one :class:`PageScore` per page, in page order.
+    """
+    scores: dict[str, list[PageScore]] = {name: [] for name in inputs}
+    for page in pages:
+        clean = factory(page)
+        for name in inputs:
+            text = page.input(name)
+            # An empty input (31 trafilatura outputs) stays empty: there is nothing to clean.
+            scores[name].append(page_score(clean(text) if text.strip() else text, page.gold))
+    return scores
+
+
+def tabulate(
+    pages: Sequence[Page], scores: dict[str, list[PageScore]], base: dict[str, list[PageScore]]
+) -> dict[str, dict[str, Summary]]:
+    """Summaries per input and per source (``all`` first)."""
+    table: dict[str, dict[str, Summary]] = {}
+    for name, page_scores in scores.items():
+        table[name] = {}
+        for source in ("all", *SOURCES):
+            rows = [i for i, page in enumerate(pages) if source in ("all", page.source)]
+            table[name][source] = summarise([page_scores[i] for i in rows], [base[name][i] for i in rows])
+    return table
+
+
+def format_table(results: dict[str, dict[str, dict[str, Summary]]]) -> str:
+    """A markdown table: one row per method × input × source."""
+    lines = [
+        "| method | input | pages | P | R | F1 | empty | lost |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for method, per_input in results.items():
+        for name, per_source in per_input.items():
+            for source, s in per_source.items():
+                lines.append(
+                    f"| {method} | {name} {source} | {s.pages} | {s.precision:.3f} | {s.recall:.3f} | "
+                    f"**{s.f1:.3f}** | {s.empty} | {s.lost} ({100 * s.lost_share:.1f} %) |"
+                )
+    return "\n".join(lines)
+
+
+def _as_json(results: dict[str, dict[str, dict[str, Summary]]]) -> dict[str, Any]:
+    return {
+        method: {
+            name: {source: {**vars(s), "lost_share": s.lost_share} for source, s in per_source.items()}
+            for name, per_source in per_input.items()
+        }
+        for method, per_input in results.items()
+    }
+
+
+def make_factories(
+    names: Sequence[str], pages: Sequence[Page], seed: int, threshold: float | None = None
+) -> dict[str, CleanerFactory]:
+    """The cleaner factories called ``names`` (see the module docstring).
+
+    The furniture models are built once, and only when a method needs them.
+    """
+    unknown = [name for name in names if name not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
+    dedup = dedup_factory() if any("dedup" in name for name in names) else None
+    furniture = None
+    if any(name.startswith("furniture") for name in names):
+        from benchmarks.train_furniture import furniture_factory
+
+        furniture = furniture_factory(seed=seed, threshold=threshold)
+    built: dict[str, CleanerFactory | None] = {
+        "asis": as_is,
+        "dedup": dedup,
+        "furniture": furniture,
+        "furniture+dedup": _chain(furniture, dedup) if furniture and dedup else None,
+    }
+    return {name: factory for name in names if (factory := built[name]) is not None}
+
+
+def _chain(first: CleanerFactory, then: CleanerFactory) -> CleanerFactory:
+    def factory(page: Page) -> Clean:
+        a, b = first(page), then(page)
+        return lambda text: b(a(text))
+
+    return factory
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {', '.join(METHODS)}")
+    parser.add_argument("--inputs", default=",".join(INPUTS))
+    parser.add_argument("--limit", type=int, default=None, help="score only the first N pages")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the run-time furniture model")
+    parser.add_argument("--furniture-threshold", type=float, default=None, metavar="T",
+                        help="furniture threshold for both models instead of the cross-validated ones")
+    parser.add_argument("--json", type=Path, default=None, metavar="OUT.json", help="write every number here")
+    args = parser.parse_args(argv)
+    pages = load_pages()[: args.limit]
+    inputs = tuple(args.inputs.split(","))
+    names = [m for m in args.methods.split(",") if m]
+    unknown = sorted(set(names) - set(METHODS))
+    if unknown:
+        parser.error(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
+    if not set(inputs) <= set(INPUTS):
+        parser.error(f"--inputs takes {', '.join(INPUTS)}")
+    factories = make_factories(names, pages, args.seed, args.furniture_threshold)
+    base = run(as_is, pages, inputs)
+    results: dict[str, dict[str, dict[str, Summary]]] = {}
+    for name, factory in factories.items():
+        start = time.perf_counter()
+        scores = base if name == "asis" else run(factory, pages, inputs)
+        results[name] = tabulate(pages, scores, base)
+        print(f"{name}: {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    print(format_table(results))
+    if args.json:
+        args.json.write_text(json.dumps(_as_json(results), indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
