@@ -99,8 +99,7 @@ def analyse_batch(docs: Sequence[Document], config: Config, model: TopicModel | 
         if error is not None:
             work.append(_Work(doc, np.zeros((0, 2), np.int64), [], error=error))
             continue
-        spans = paragraph_spans(doc.text)
-        item = _Work(doc, spans, [doc.text[s:e] for s, e in spans.tolist()])
+        item = _Work(doc, *paragraph_spans(doc.text))
         for text in item.texts:
             norm = normalise(text)
             # Lines of punctuation only ("***") compare by their raw form, not as one empty key.

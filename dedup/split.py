@@ -74,21 +74,29 @@ def join_paragraphs(paragraphs: Iterable[Paragraph], head: str, tail: str) -> st
     return "".join(parts)
 
 
-def paragraph_spans(text: str) -> np.ndarray:
-    """Where each paragraph of ``text`` starts and ends: the same paragraphs as :func:`split_paragraphs`.
+def paragraph_spans(text: str) -> tuple[np.ndarray, list[str]]:
+    """Where each paragraph of ``text`` starts and ends, and its text: the paragraphs of :func:`split_paragraphs`.
 
     Spans are what crosses a process boundary instead of paragraph texts: the
     receiver has the document, and ``text[start:end]`` is the paragraph.
 
     Returns:
-        An ``(n, 2)`` int64 array of ``(start, end)`` string offsets.
+        ``(spans, texts)``: an ``(n, 2)`` int64 array of ``(start, end)``
+        string offsets, and the paragraphs' texts.
 
     Example:
-        >>> paragraph_spans("a\\r\\n\\r\\nbc\\n").tolist()
-        [[0, 1], [5, 7]]
+        >>> spans, texts = paragraph_spans("a\\r\\n\\r\\nbc\\n")
+        >>> spans.tolist(), texts
+        ([[0, 1], [5, 7]], ['a', 'bc'])
     """
-    spans = [match.span() for match in _LINE.finditer(text) if not match.group().isspace()]
-    return np.array(spans, dtype=np.int64).reshape(len(spans), 2)
+    offsets: list[int] = []
+    texts: list[str] = []
+    for match in _LINE.finditer(text):
+        line = match.group()
+        if not line.isspace():
+            texts.append(line)
+            offsets += match.span()
+    return np.array(offsets, dtype=np.int64).reshape(len(texts), 2), texts
 
 
 def join_kept(text: str, spans: np.ndarray, kept: Sequence[bool]) -> str:
@@ -104,9 +112,9 @@ def join_kept(text: str, spans: np.ndarray, kept: Sequence[bool]) -> str:
 
     Example:
         >>> text = "t\\n\\na\\nb\\n"
-        >>> join_kept(text, paragraph_spans(text), [True, False, True])
+        >>> join_kept(text, paragraph_spans(text)[0], [True, False, True])
         't\\nb\\n'
-        >>> join_kept(text, paragraph_spans(text), [False, True, True])
+        >>> join_kept(text, paragraph_spans(text)[0], [False, True, True])
         'a\\nb\\n'
     """
     n = len(spans)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dedup.split import join_paragraphs, split_paragraphs
+from dedup.split import join_kept, join_paragraphs, paragraph_spans, split_paragraphs
 
 
 @pytest.mark.parametrize(
@@ -70,3 +70,14 @@ def test_any_subset_is_made_of_input_lines(text: str, data: st.DataObject) -> No
     for p in keep:
         assert p.text in out
     assert out == "" or out.endswith(tail)
+
+
+@given(st.text(alphabet=st.sampled_from(["a", "b", " ", "\t", "\n", "\r", "\u2028", "\x1c", "é"]), max_size=40),
+       st.lists(st.booleans(), max_size=40))
+def test_spans_and_join_kept_agree_with_split_and_join(text: str, flags: list[bool]) -> None:
+    paragraphs, head, tail = split_paragraphs(text)
+    spans, texts = paragraph_spans(text)
+    assert texts == [p.text for p in paragraphs] == [text[s:e] for s, e in spans.tolist()]
+    kept = (flags + [True] * len(paragraphs))[: len(paragraphs)]
+    expected = join_paragraphs([p for p, k in zip(paragraphs, kept, strict=True) if k], head, tail)
+    assert join_kept(text, spans, kept) == expected
