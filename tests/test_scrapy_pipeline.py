@@ -274,7 +274,7 @@ def test_settings_build_the_config() -> None:
         ({"DEDUP_CONFIG": {"dedupe": {}}}, "DEDUP_CONFIG: unknown section 'dedupe'"),
         ({"DEDUP_CONFIG": "{not json"}, "DEDUP_CONFIG: expected a dict"),
         ({"DEDUP_TOPIC_THRESHOLD": "high"}, "DEDUP_TOPIC_THRESHOLD: expected a number, got 'high'"),
-        ({"DEDUP_DOC_THRESHOLD": 3}, "DEDUP_DOC_THRESHOLD: doc threshold must be between"),
+        ({"DEDUP_DOC_THRESHOLD": 3}, "DEDUP_DOC_THRESHOLD: dedup: doc threshold must be between"),
     ],
 )
 def test_bad_settings_are_config_errors(settings: dict[str, Any], message: str) -> None:

@@ -18,7 +18,6 @@ Scrapy is optional: ``pip install "dedup[scrapy]"``.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +69,7 @@ def config_from_settings(settings: BaseSettings) -> Config:
         data = settings.getdict("DEDUP_CONFIG")
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"DEDUP_CONFIG: expected a dict (or its JSON), got {settings.get('DEDUP_CONFIG')!r}") from exc
-    config = Config.from_dict(data, source="DEDUP_CONFIG")
+    Config.from_dict(data, source="DEDUP_CONFIG")  # names DEDUP_CONFIG in its errors
     for name, (section, key) in THRESHOLD_SETTINGS.items():
         raw = settings.get(name)
         if raw is None:
@@ -79,12 +78,9 @@ def config_from_settings(settings: BaseSettings) -> Config:
             value = float(raw)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{name}: expected a number, got {raw!r}") from exc
-        try:
-            part = dataclasses.replace(getattr(config, section), **{key: value})
-        except ConfigError as exc:
-            raise ConfigError(f"{name}: {exc}") from exc
-        config = dataclasses.replace(config, **{section: part})
-    return config
+        Config.from_dict({section: {key: value}}, source=name)  # names the setting in its errors
+        data[section] = {**data.get(section, {}), key: value}
+    return Config.from_dict(data, source="DEDUP_CONFIG")
 
 
 class DedupPipeline:
