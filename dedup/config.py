@@ -14,7 +14,8 @@ import json
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
+from typing import Any, get_type_hints
 
 from dedup.errors import ConfigError, ModelError
 
@@ -170,6 +171,76 @@ class Config:
         """The settings as plain JSON-ready values."""
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "config") -> Config:
+        """The config that :meth:`to_dict` describes: the inverse of :meth:`to_dict`.
+
+        Sections and keys left out take their defaults; each value goes
+        through the same validation as a config built in code.
+
+        Args:
+            data: A dict of sections (``shingle``, ``dedup``, ``topic``,
+                ``input``), each a dict of settings.
+            source: Where ``data`` came from, named in error messages.
+
+        Returns:
+            The config.
+
+        Raises:
+            ConfigError: ``data`` is not a dict of dicts, names a section or
+                a setting that does not exist, or holds a value of the wrong
+                type or out of range.
+
+        Example:
+            >>> from dedup.config import Config
+            >>> Config.from_dict({"dedup": {"doc_threshold": 0.8}}).dedup.doc_threshold
+            0.8
+            >>> Config.from_dict(Config().to_dict()) == Config()
+            True
+        """
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a dict of sections, got {type(data).__name__}")
+        sections = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(sections))
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown section {unknown[0]!r}; the sections are {', '.join(sorted(sections))}"
+            )
+        built = {}
+        for name, section in data.items():
+            section_type = get_type_hints(cls)[name]
+            built[name] = _section_from_dict(section_type, section, f"{source}: {name}")
+        return cls(**built)
+
+    @classmethod
+    def from_summary(cls, path: str | os.PathLike[str]) -> Config:
+        """The settings a run recorded in its summary (``dedup clean --summary``).
+
+        Repeats a run: ``clean_files(inputs, output, Config.from_summary("summary.json"))``.
+
+        Args:
+            path: A summary JSON file.
+
+        Returns:
+            The config of that run.
+
+        Raises:
+            ConfigError: The file cannot be read, is not JSON, has no
+                ``config`` object, or its settings are not valid.
+        """
+        name = os.fspath(path)
+        try:
+            data = json.loads(Path(name).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{name}: cannot read the summary ({exc.strerror or exc})") from exc
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{name}: not a summary JSON file written by `dedup clean --summary` ({exc})") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+            raise ConfigError(
+                f'{name}: no "config" object; expected a summary JSON file written by `dedup clean --summary`'
+            )
+        return cls.from_dict(data["config"], source=f"{name}: config")
+
     def index_settings(self) -> dict[str, Any]:
         """The settings that decide what an index holds, as plain JSON-ready values.
 
@@ -227,6 +298,46 @@ class Config:
             ModelError: The topic stage is on and its model file cannot be read.
         """
         return settings_digest(self.index_settings())
+
+
+def _section_from_dict(section_type: type[Any], data: Any, where: str) -> Any:
+    """One section of :meth:`Config.from_dict`: checks names and value types, then builds it."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a dict of settings, got {type(data).__name__}")
+    hints = get_type_hints(section_type)
+    unknown = sorted(set(data) - set(hints))
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting {unknown[0]!r}; the settings are {', '.join(sorted(hints))}")
+    for key, value in data.items():
+        if not _fits(hints[key], value):
+            raise ConfigError(f"{where}.{key}: expected {_type_name(hints[key])}, got {value!r}")
+    try:
+        return section_type(**data)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _fits(hint: Any, value: Any) -> bool:
+    """Whether ``value`` is of the annotated type (bool is not an int, an int is a float)."""
+    if hint is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if hint is int:
+        return isinstance(value, int)
+    if hint is float:
+        return isinstance(value, int | float)
+    if hint is str:
+        return isinstance(value, str)
+    if hint == str | None:
+        return value is None or isinstance(value, str)
+    raise TypeError(f"no check for a setting of type {hint!r}")  # a new field type needs a case here
+
+
+def _type_name(hint: Any) -> str:
+    if hint == str | None:
+        return "a string or null"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[hint]
 
 
 def settings_digest(settings: dict[str, Any]) -> str:
