@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -153,3 +154,29 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.kill()
             process.wait()
         log.close()
+
+
+class FifoReader:
+    """A FIFO at ``path`` and a thread that reads it to the end, as a consumer of the output would."""
+
+    def __init__(self, path: Path) -> None:
+        os.mkfifo(path)
+        self.path = path
+        self.data = b""
+        self._thread = threading.Thread(target=self._read, daemon=True)  # daemon: a failed test must not hang
+        self._thread.start()
+
+    def _read(self) -> None:
+        with open(self.path, "rb") as fifo:
+            self.data = fifo.read()
+
+    def result(self) -> bytes:
+        self._thread.join(timeout=60)
+        assert not self._thread.is_alive(), "the FIFO was not written and closed"
+        return self.data
+
+
+@pytest.fixture
+def fifo_reader() -> Callable[[Path], FifoReader]:
+    """``fifo_reader(path)``: make a FIFO at ``path`` with a thread reading it to the end."""
+    return FifoReader

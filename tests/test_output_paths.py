@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import stat
-import threading
 from pathlib import Path
 
 import pytest
@@ -45,26 +44,6 @@ def clean_to(run, source, paths):
 
 def entries(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir())
-
-
-class FifoReader:
-    """A FIFO at ``path`` and a thread that reads it to the end, as a consumer of the output would."""
-
-    def __init__(self, path: Path) -> None:
-        os.mkfifo(path)
-        self.path = path
-        self.data = b""
-        self._thread = threading.Thread(target=self._read, daemon=True)  # daemon: a failed test must not hang
-        self._thread.start()
-
-    def _read(self) -> None:
-        with open(self.path, "rb") as fifo:
-            self.data = fifo.read()
-
-    def result(self) -> bytes:
-        self._thread.join(timeout=60)
-        assert not self._thread.is_alive(), "the FIFO was not written and closed"
-        return self.data
 
 
 def test_character_devices_stay_devices(tmp_path, source, run):
@@ -114,10 +93,10 @@ def test_a_symbolic_link_loop_is_an_error_not_a_crash(tmp_path, source, run):
     assert "loop" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_fifos_get_the_data(tmp_path, source, expected, run):
+def test_fifos_get_the_data(fifo_reader, tmp_path, source, expected, run):
     out = tmp_path / "out"
     out.mkdir()
-    readers = [FifoReader(out / name) for name in NAMES]
+    readers = [fifo_reader(out / name) for name in NAMES]
 
     result = clean_to(run, source, [reader.path for reader in readers])
 
@@ -127,8 +106,8 @@ def test_fifos_get_the_data(tmp_path, source, expected, run):
     assert entries(out) == sorted(NAMES)
 
 
-def test_a_compressed_fifo_gets_compressed_data(tmp_path, source, expected, run):
-    reader = FifoReader(tmp_path / "out.jsonl.gz")
+def test_a_compressed_fifo_gets_compressed_data(fifo_reader, tmp_path, source, expected, run):
+    reader = fifo_reader(tmp_path / "out.jsonl.gz")
 
     result = run("clean", source, "-o", reader.path)
 

@@ -8,7 +8,6 @@ import json
 import os
 import socket
 import stat
-import threading
 from pathlib import Path
 
 import pytest
@@ -81,26 +80,6 @@ def make_null_device(path: Path) -> Path:
     return path
 
 
-class FifoReader:
-    """A FIFO at ``path`` and a thread that reads it to the end, as a consumer of the output would."""
-
-    def __init__(self, path: Path) -> None:
-        os.mkfifo(path)
-        self.path = path
-        self.data = b""
-        self._thread = threading.Thread(target=self._read, daemon=True)  # daemon: a failed test must not hang
-        self._thread.start()
-
-    def _read(self) -> None:
-        with open(self.path, "rb") as fifo:
-            self.data = fifo.read()
-
-    def result(self) -> bytes:
-        self._thread.join(timeout=30)
-        assert not self._thread.is_alive(), "nothing was written to the FIFO"
-        return self.data
-
-
 def entries(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir())
 
@@ -116,8 +95,8 @@ def test_atomic_binary_writes_into_a_character_device(tmp_path):
     assert entries(tmp_path) == ["null"], "no temporary file either"
 
 
-def test_atomic_binary_writes_into_a_fifo(tmp_path):
-    reader = FifoReader(tmp_path / "fifo")
+def test_atomic_binary_writes_into_a_fifo(fifo_reader, tmp_path):
+    reader = fifo_reader(tmp_path / "fifo")
 
     with atomic_binary(reader.path) as handle:
         handle.write(b"first, ")
@@ -128,9 +107,9 @@ def test_atomic_binary_writes_into_a_fifo(tmp_path):
     assert entries(tmp_path) == ["fifo"]
 
 
-def test_a_fifo_keeps_what_was_written_before_an_error(tmp_path):
+def test_a_fifo_keeps_what_was_written_before_an_error(fifo_reader, tmp_path):
     # Not atomic: the reader has had the data already.
-    reader = FifoReader(tmp_path / "fifo")
+    reader = fifo_reader(tmp_path / "fifo")
 
     with pytest.raises(RuntimeError, match="disk on fire"), atomic_binary(reader.path) as handle:
         handle.write(b"partial")
@@ -140,8 +119,8 @@ def test_a_fifo_keeps_what_was_written_before_an_error(tmp_path):
     assert stat.S_ISFIFO(reader.path.lstat().st_mode)
 
 
-def test_open_output_compresses_into_a_fifo_by_its_name(tmp_path):
-    reader = FifoReader(tmp_path / "out.jsonl.gz")
+def test_open_output_compresses_into_a_fifo_by_its_name(fifo_reader, tmp_path):
+    reader = fifo_reader(tmp_path / "out.jsonl.gz")
 
     with open_output(reader.path) as out:
         out.write(dumps({"a": "\u00e9"}))
