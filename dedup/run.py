@@ -41,7 +41,7 @@ from dedup.errors import ArgumentError, InputError
 from dedup.labelled import read_labelled
 from dedup.read import STDIN, InputFile, InvalidRecord, OnError, kind_of, list_inputs, read_inputs
 from dedup.state import RunState, Stamp, file_digest
-from dedup.store import MemoryStore
+from dedup.store import MemoryStore, file_index_path
 from dedup.write import STDOUT, Summary, atomic_binary, dumps, open_output, output_record, report_lines, text_writer
 
 PathArg = str | os.PathLike[str]
@@ -124,10 +124,10 @@ def clean_files(
     )
     _check_arguments(names, targets, on_error, workers, state, resume)
     index_url = None if index is None else os.fspath(index)
-    if index_url is not None and state is not None and not _is_file_index(index_url):
+    if index_url is not None and state is not None and file_index_path(index_url) is None:
         raise ArgumentError(
-            "{state} checkpoints the index so that a run can resume, but a server index ({url}) cannot be "
-            "rolled back to a checkpoint; use a file index, or no state",
+            "{state} checkpoints the index so that a run can resume, but an index that is not a file ({url}) "
+            "cannot be rolled back to a checkpoint; use a file index, or no state",
             url=index_url.split("@")[-1],
         )
     if engine not in ("local", "ray"):
@@ -195,15 +195,6 @@ class _Targets(NamedTuple):
     def named(self) -> list[tuple[str, str]]:
         """(argument, path) of each result written to a file."""
         return [(name, path) for name, path in zip(self._fields, self, strict=True) if path not in (None, STDOUT)]
-
-
-def _is_file_index(url: str) -> bool:
-    scheme, found, _ = url.partition("://")
-    return not found or scheme == "file"
-
-
-def _file_index_path(url: str) -> Path:
-    return Path(url.partition("file://")[2] if url.startswith("file://") else url)
 
 
 def _is_device(path: str) -> bool:
@@ -399,8 +390,9 @@ class _Run:
             start = state.resume_point(self.files)
             fingerprint, settings = self.config.fingerprint(), self.config.index_settings()
             store = state.load_index(fingerprint)
-            if start == 0 and self.index is not None and _file_index_path(self.index).exists():
-                store = MemoryStore.load(_file_index_path(self.index), fingerprint, settings)  # earlier runs
+            index_file = None if self.index is None else file_index_path(self.index)
+            if start == 0 and index_file is not None and index_file.exists():
+                store = MemoryStore.load(index_file, fingerprint, settings)  # earlier runs
             cleaner = Cleaner(self.config, index=store, workers=self.workers)
             seen: set[str] = set()
             for index in range(start):
@@ -430,8 +422,8 @@ class _Run:
                 state.complete(index, stamp, counts, ids, has_output)
                 state.checkpoint(store, force=index == len(self.files) - 1)
             counts = self._assemble(state)
-            if self.index is not None:  # the whole run is done: the index file is written once
-                store.save(_file_index_path(self.index))
+            if index_file is not None:  # the whole run is done: the index file is written once
+                store.save(index_file)
             return counts
 
     def _assemble(self, state: RunState) -> Summary:
@@ -474,6 +466,7 @@ class _Run:
 
     def _settings(self) -> dict[str, Any]:
         """Everything that decides the output of a resumable run: a state made with others is refused."""
+        index_file = None if self.index is None else file_index_path(self.index)
         model: str | None = None
         if self.config.topic.enabled:
             from dedup.topic import default_model_path
@@ -490,7 +483,7 @@ class _Run:
             "output": "jsonl" if self.all_jsonl else "directory",
             "annotate": self.annotate,
             "on_error": self.on_error,
-            "index_file": None if self.index is None else str(_file_index_path(self.index).resolve()),
+            "index_file": None if index_file is None else str(index_file.resolve()),
         }
 
 

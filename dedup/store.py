@@ -493,13 +493,33 @@ StoreFactory = Callable[[str, str, Mapping[str, Any] | None], IndexStore]
 """Makes a store from its URL, the fingerprint and the settings behind it (or ``None``)."""
 
 
-def _open_file(url: str, fingerprint: str, settings: Mapping[str, Any] | None) -> FileStore:
-    if "://" not in url:
-        return FileStore(url, fingerprint, settings)
+def file_index_path(url: str | Path) -> Path | None:
+    """The file behind an index URL, as :func:`open_store` reads it; ``None`` for other stores.
+
+    Raises:
+        ConfigError: A ``file://`` URL that names no local absolute path.
+
+    Example:
+        >>> file_index_path("file:///data/index.npz"), file_index_path("redis://host:6379/0")
+        (PosixPath('/data/index.npz'), None)
+    """
+    url = str(url)
+    scheme, found, _ = url.partition("://")
+    if not found:
+        return None if scheme in _REGISTRY else Path(url)  # "memory" is the memory store; else a plain path
+    if scheme != "file":
+        return None
     parts = urlsplit(url)
     if parts.netloc not in ("", "localhost") or parts.query or parts.fragment or not parts.path:
         raise ConfigError(f"file index {url!r}: expected file:///absolute/path.npz (or a plain path)")
-    return FileStore(unquote(parts.path), fingerprint, settings)
+    return Path(unquote(parts.path))
+
+
+def _open_file(url: str, fingerprint: str, settings: Mapping[str, Any] | None) -> FileStore:
+    path = file_index_path(url)
+    if path is None:  # only reached through a registry entry of another name
+        raise ConfigError(f"{url!r} is not a file index")
+    return FileStore(path, fingerprint, settings)
 
 
 def _open_redis(url: str, fingerprint: str, settings: Mapping[str, Any] | None) -> IndexStore:

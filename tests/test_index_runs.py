@@ -89,12 +89,20 @@ def test_a_resumable_run_writes_the_index_file_once_at_the_end(run, tmp_path, wr
     assert (tmp_path / "out.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes()
 
 
-def test_a_server_index_with_state_is_a_usage_error(run, tmp_path, write_jsonl):
+@pytest.mark.parametrize("url", ["redis://user:secret@127.0.0.1:1/0", "memory://"])
+def test_an_index_that_is_not_a_file_with_state_is_a_usage_error(run, tmp_path, write_jsonl, url):
+    source = write_jsonl(tmp_path / "in.jsonl", DAY1)
+    result = run("clean", source, "-o", tmp_path / "o.jsonl", "--state", tmp_path / "s", "--index", url)
+    assert result.exit_code == 2
+    assert "cannot be rolled back" in " ".join(result.stderr.split()) and "secret" not in result.stderr
+
+
+def test_a_file_url_with_state_names_the_same_file(run, tmp_path, write_jsonl):
     source = write_jsonl(tmp_path / "in.jsonl", DAY1)
     result = run("clean", source, "-o", tmp_path / "o.jsonl", "--state", tmp_path / "s", "--index",
-                 "redis://user:secret@127.0.0.1:1/0")
-    assert result.exit_code == 2
-    assert "cannot be rolled back" in result.stderr and "secret" not in result.stderr
+                 f"file://localhost{tmp_path / 'index.npz'}")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "index.npz").exists()
 
 
 def test_a_cleaner_saves_its_file_index_when_closed(tmp_path):
