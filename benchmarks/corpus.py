@@ -132,31 +132,40 @@ _SPACE = re.compile(r"\s+")
 # Source data
 
 
-def find_bbc_data() -> Path:
-    """Locate the BBC News 2005 file.
+def find_data(name: str, env: str, what: str) -> Path:
+    """Locate a development data file, read in place.
 
-    ``$DEDUP_BBC_DATA`` wins when set; otherwise the file is looked for in
+    ``$env`` wins when set; otherwise the file is looked for in
     ``shared/data/`` beside the repository checkout.
 
-    Returns:
-        The path of ``bbc-news-2005.jsonl.gz``.
+    Args:
+        name: The file name, e.g. ``bbc-news-2005.jsonl.gz``.
+        env: The environment variable that may name it.
+        what: What it holds, for the message.
 
     Raises:
         FileNotFoundError: Neither place has the file; the message names
             the paths tried and the variable to set.
     """
-    override = os.environ.get(DATA_ENV)
+    override = os.environ.get(env)
     if override:
         path = Path(override).expanduser()
         if path.is_file():
             return path
-        raise FileNotFoundError(f"${DATA_ENV} is set to {path}, which is not a file")
-    path = Path(__file__).resolve().parents[2] / "shared" / "data" / DATA_NAME
+        raise FileNotFoundError(f"${env} is set to {path}, which is not a file")
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / name
     if path.is_file():
         return path
-    raise FileNotFoundError(
-        f"BBC News data not found at {path}; put {DATA_NAME} there or set ${DATA_ENV} to its path"
-    )
+    raise FileNotFoundError(f"{what} not found at {path}; put {name} there or set ${env} to its path")
+
+
+def find_bbc_data() -> Path:
+    """The BBC News 2005 file (``$DEDUP_BBC_DATA``, else ``shared/data/`` beside the checkout).
+
+    Raises:
+        FileNotFoundError: Neither place has the file.
+    """
+    return find_data(DATA_NAME, DATA_ENV, "BBC News data")
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import re
 import sys
 import time
@@ -60,6 +59,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from benchmarks.corpus import find_data  # noqa: E402
 
 DATA_ENV = "DEDUP_PAGES_DATA"
 DATA_NAME = "pages-dev.jsonl.gz"
@@ -80,27 +81,12 @@ CleanerFactory = Callable[["Page"], Clean]
 
 
 def find_pages_data() -> Path:
-    """Locate the real-page file.
-
-    ``$DEDUP_PAGES_DATA`` wins when set; otherwise the file is looked for in
-    ``shared/data/`` beside the repository checkout.
+    """The real-page file (``$DEDUP_PAGES_DATA``, else ``shared/data/`` beside the checkout).
 
     Raises:
-        FileNotFoundError: Neither place has the file; the message names
-            the paths tried and the variable to set.
+        FileNotFoundError: Neither place has the file.
     """
-    override = os.environ.get(DATA_ENV)
-    if override:
-        path = Path(override).expanduser()
-        if path.is_file():
-            return path
-        raise FileNotFoundError(f"${DATA_ENV} is set to {path}, which is not a file")
-    path = Path(__file__).resolve().parents[2] / "shared" / "data" / DATA_NAME
-    if path.is_file():
-        return path
-    raise FileNotFoundError(
-        f"real-page data not found at {path}; put {DATA_NAME} there or set ${DATA_ENV} to its path"
-    )
+    return find_data(DATA_NAME, DATA_ENV, "real-page data")
 
 
 @dataclass(frozen=True)
