@@ -10,7 +10,7 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from dedup.config import Config, DedupConfig, InputConfig, ShingleConfig, TopicConfig
+from dedup.config import Config, DedupConfig, FurnitureConfig, InputConfig, ShingleConfig, TopicConfig
 from dedup.data import CleanResult, Decision, Document, Paragraph, Reason, Ref
 from dedup.errors import (
     ArgumentError,
@@ -41,6 +41,7 @@ __all__ = [
     "DedupConfig",
     "DedupError",
     "Document",
+    "FurnitureConfig",
     "IndexFileError",
     "IndexMismatchError",
     "IndexStore",

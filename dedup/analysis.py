@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from dedup import decide
+from dedup import decide, furniture
 from dedup.config import Config
 from dedup.data import Decision, Document, Reason, Ref
 from dedup.match import find_repeats, repeat_lsh_params
@@ -34,7 +34,7 @@ from dedup.split import paragraph_spans
 from dedup.topic import Signal, TopicModel
 
 #: Wire format version: bump when the arrays below change meaning.
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 _REASONS = tuple(Reason)
 _NO_REF = -1
 
@@ -124,6 +124,8 @@ def analyse_batch(docs: Sequence[Document], config: Config, model: TopicModel | 
             repeats = [None] * n
         item.decisions = decide.repeat_decisions(item.doc.id, repeats)
         offset += n
+    if config.furniture.enabled:
+        _furniture_stage(ready, config)
     if model is not None and config.topic.enabled:
         _topic_stage(ready, config, model)
     return _freeze(work, config)
@@ -183,6 +185,34 @@ def _freeze(work: list[_Work], config: Config) -> list[Analysis]:
     return out
 
 
+def _furniture_stage(work: list[_Work], config: Config) -> None:
+    """Score every paragraph of the batch as page furniture, in one pass, and remove what reaches the threshold.
+
+    The model reads each page as it stands, repeats included (a line's
+    neighbours and place in the page are signals). When it removes the first
+    copy of a repeated paragraph, the next copy is put back
+    (:func:`dedup.decide.promote_copies`) and judged by its own score, so a
+    repeat never points at removed text.
+    """
+    model = furniture.cached_model(config.furniture.model)
+    threshold = model.threshold_ if config.furniture.threshold is None else config.furniture.threshold
+    matrix = furniture.signals([item.texts for item in work])
+    scores = model.score_signals(matrix)
+    offset = 0
+    for item in work:
+        n = len(item.texts)
+        rows = matrix[offset : offset + n]
+        while True:
+            item.decisions = decide.furniture_decisions(
+                item.decisions, scores[offset : offset + n], threshold,
+                explain=lambda indexes, rows=rows: model.signal_contributions(rows[indexes]),  # type: ignore[misc]
+            )
+            item.decisions, heirs = decide.promote_copies(item.decisions)
+            if not heirs:
+                break
+        offset += n
+
+
 def _topic_stage(work: list[_Work], config: Config, model: TopicModel) -> None:
     """Score the paragraphs the repeat stage kept, for the whole batch in one transform per round.
 
@@ -220,6 +250,7 @@ def _topic_stage(work: list[_Work], config: Config, model: TopicModel) -> None:
                 item.decisions, kept, scores, junk, substantial, config.topic,
                 explain=lambda rows, matrix=matrix: model.contributions(matrix[rows]),  # type: ignore[misc]
                 lengths=np.fromiter((len(item.texts[i]) for i in kept), np.int64, len(kept)),
+                furniture_shaped=model.furniture_shaped(matrix),
             )
             removed = sum(d.kept for d in item.decisions) < len(kept)
             item.decisions, heirs = decide.promote_copies(item.decisions)

@@ -21,7 +21,7 @@ from typing import Any, Literal, TypeVar
 import click
 
 from dedup import __version__
-from dedup.config import Config, DedupConfig, InputConfig, TopicConfig
+from dedup.config import Config, DedupConfig, FurnitureConfig, InputConfig, TopicConfig
 from dedup.errors import ArgumentError, ConfigError, DedupError, WordedError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,6 +36,8 @@ def config_from_options(
     topic_rounds: int = _DEFAULTS.topic.rounds,
     no_dedup: bool = False,
     no_topic: bool = False,
+    furniture: bool = _DEFAULTS.furniture.enabled,
+    furniture_threshold: float | None = None,
     no_doc_dedup: bool = False,
     cross_doc_paragraphs: bool = False,
     boilerplate: bool = False,
@@ -52,6 +54,8 @@ def config_from_options(
     """
     if no_dedup and cross_doc_paragraphs:
         raise click.UsageError("--cross-doc-paragraphs removes repeats; it cannot be combined with --no-dedup")
+    if furniture_threshold is not None and not furniture:
+        raise click.UsageError("--furniture-threshold sets the furniture stage; it needs --furniture")
     if no_topic and model is not None:
         raise click.UsageError("--model is the topic model; it cannot be combined with --no-topic")
     return Config(
@@ -69,6 +73,7 @@ def config_from_options(
             rounds=topic_rounds,
             model=None if model is None else str(model),
         ),
+        furniture=FurnitureConfig(enabled=furniture, threshold=furniture_threshold),
         input=InputConfig(
             text_field=text_field, id_field=id_field, max_doc_bytes=max_doc_bytes, max_paragraphs=max_paragraphs
         ),
@@ -107,6 +112,13 @@ def cleaning_options(function: F) -> F:
                      help="Most times a document is scored; after a removal what it kept is scored again."),
         click.option("--no-dedup", is_flag=True, help="Keep repeated paragraphs and documents."),
         click.option("--no-topic", is_flag=True, help="Keep off-topic paragraphs (no topic stage)."),
+        click.option("--furniture/--no-furniture", default=_DEFAULTS.furniture.enabled, show_default=True,
+                     help="Score every line with the learned page-furniture model (menus, link lists, widgets, "
+                          "comments, footers) and remove what it calls furniture. Off by default: on the real-page "
+                          "benchmark it does not yet beat the input as is."),
+        click.option("--furniture-threshold", type=click.FloatRange(0.0, 1.0), default=None,
+                     help="Furniture probability at which --furniture removes a line "
+                          "[default: the furniture model's own threshold]."),
         click.option("--no-doc-dedup", is_flag=True, help="Keep documents that repeat earlier ones."),
         click.option("--cross-doc-paragraphs", is_flag=True,
                      help="Also remove paragraphs that repeat paragraphs of earlier documents."),

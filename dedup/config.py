@@ -125,6 +125,33 @@ class TopicConfig:
 
 
 @dataclass(frozen=True)
+class FurnitureConfig:
+    """Page furniture: menus, link lists, share widgets, comments, footers (see ``docs/furniture.md``).
+
+    The learned furniture model is off by default: on the real-page
+    benchmark (``benchmarks/pages.py``) it does not yet beat the input as is
+    (``benchmarks/README.md``). Captions, photo credits and chrome lines are
+    ``furniture`` either way: the topic stage names them so.
+
+    Attributes:
+        enabled: Remove paragraphs the furniture model scores as furniture.
+        threshold: Furniture probability at or above which a paragraph is
+            removed; ``None`` uses the model's own threshold (chosen by
+            cross-validation when it was fitted).
+        model: Path of a furniture model (``benchmarks/train_furniture.py``
+            saves one); ``None`` uses the model shipped with the package.
+    """
+
+    enabled: bool = False
+    threshold: float | None = None
+    model: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.threshold is not None:
+            _check_range("furniture threshold", self.threshold, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
 class InputConfig:
     """How records are read.
 
@@ -165,6 +192,7 @@ class Config:
     shingle: ShingleConfig = field(default_factory=ShingleConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     topic: TopicConfig = field(default_factory=TopicConfig)
+    furniture: FurnitureConfig = field(default_factory=FurnitureConfig)
     input: InputConfig = field(default_factory=InputConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -272,6 +300,13 @@ class Config:
                 model="default" if self.topic.model is None else "file",
                 model_sha256=model_digest(self.topic.model),
             )
+        furniture: dict[str, Any] = {"enabled": self.furniture.enabled}
+        if self.furniture.enabled:
+            furniture.update(
+                threshold=self.furniture.threshold,
+                model="default" if self.furniture.model is None else "file",
+                model_sha256=model_digest(self.furniture.model, kind="furniture"),
+            )
         return {
             "minhash": {
                 "scheme": MINHASH_SCHEME,
@@ -282,6 +317,7 @@ class Config:
             "shingle": dataclasses.asdict(self.shingle),
             "dedup": dataclasses.asdict(self.dedup),
             "topic": topic,
+            "furniture": furniture,
         }
 
     def fingerprint(self) -> str:
@@ -331,6 +367,8 @@ def _fits(hint: Any, value: Any) -> bool:
         return isinstance(value, str)
     if hint == str | None:
         return value is None or isinstance(value, str)
+    if hint == float | None:
+        return value is None or isinstance(value, int | float)
     raise TypeError(f"no check for a setting of type {hint!r}")  # a new field type needs a case here
 
 
@@ -346,8 +384,12 @@ def settings_digest(settings: dict[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def model_digest(path: str | None) -> str:
-    """The SHA-256 (hex) of a topic model file; ``None`` is the model shipped with the package.
+#: The file of each model shipped in ``dedup/models/``.
+_SHIPPED_MODELS = {"topic": "default.npz", "furniture": "furniture.npz"}
+
+
+def model_digest(path: str | None, kind: str = "topic") -> str:
+    """The SHA-256 (hex) of a model file; ``None`` is the model of that ``kind`` shipped with the package.
 
     Cached by path, size and modification time, so a config's fingerprint
     reads a model once however often it is asked for, and a model file
@@ -357,16 +399,16 @@ def model_digest(path: str | None) -> str:
         ModelError: The file is missing or unreadable.
     """
     if path is None:
-        from dedup.topic import default_model_path  # imported here: it loads scikit-learn
-
-        path = str(default_model_path())
+        # The shipped models sit beside this module (dedup/models/); their modules load scikit-learn.
+        path = str(Path(__file__).resolve().parent / "models" / _SHIPPED_MODELS[kind])
+    make = "create one with `dedup fit-topic`" if kind == "topic" else "fit one with benchmarks/train_furniture.py"
     try:
         stat = os.stat(path)
         return _file_digest(os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
     except FileNotFoundError as exc:
-        raise ModelError(f"{path}: no such model file; create one with `dedup fit-topic`") from exc
+        raise ModelError(f"{path}: no such model file; {make}") from exc
     except OSError as exc:
-        raise ModelError(f"{path}: cannot read the topic model ({exc})") from exc
+        raise ModelError(f"{path}: cannot read the {kind} model ({exc})") from exc
 
 
 @lru_cache(maxsize=32)

@@ -28,7 +28,11 @@ class Reason(StrEnum):
     - ``duplicate_document``: the estimated Jaccard similarity of the cleaned
       document with the earlier one.
     - ``off_topic``: the probability that the paragraph does not belong to the
-      document (higher is more off-topic).
+      document (higher is more off-topic): text about another subject.
+    - ``furniture``: the probability that the paragraph is page furniture
+      (menus, link lists, share and comment widgets, reader comments,
+      footers, captions and photo credits), from its form and its place in
+      the page.
     - ``boilerplate``: the number of earlier documents the line appeared in.
     - ``empty``: 0.0; the document had no paragraph left, or none on input.
     - ``invalid``: 0.0; the record could not be read (the message says why).
@@ -38,6 +42,7 @@ class Reason(StrEnum):
     NEAR_DUPLICATE = "near_duplicate"
     DUPLICATE_DOCUMENT = "duplicate_document"
     OFF_TOPIC = "off_topic"
+    FURNITURE = "furniture"
     BOILERPLATE = "boilerplate"
     EMPTY = "empty"
     INVALID = "invalid"

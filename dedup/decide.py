@@ -10,13 +10,17 @@ document's signature is built from the paragraphs still kept, and only
 unmatched items are inserted):
 
 1. :func:`repeat_decisions`: repeats within the document;
-2. :func:`topic_decisions`: off-topic paragraphs, with :func:`promote_copies`
+2. :func:`furniture_decisions` (when the learned furniture model is on):
+   page furniture, with :func:`promote_copies` after it;
+3. :func:`topic_decisions`: off-topic paragraphs, with :func:`promote_copies`
    after each round: a repeat never points at a paragraph that a later
-   within-document stage removed;
-3. :func:`boilerplate`: short lines seen in earlier documents;
-4. :func:`duplicate_document`: the document repeats an earlier one;
-5. :func:`cross_document_repeats`: paragraphs of earlier documents;
-6. :func:`empty`: nothing left; then :func:`result`.
+   within-document stage removed. A removal whose form is a caption, a
+   photo credit or a chrome line is named ``furniture``, any other
+   ``off_topic``: the reason says what the text is;
+4. :func:`boilerplate`: short lines seen in earlier documents;
+5. :func:`duplicate_document`: the document repeats an earlier one;
+6. :func:`cross_document_repeats`: paragraphs of earlier documents;
+7. :func:`empty`: nothing left; then :func:`result`.
 
 Off-topic rules (see ``docs/topic.md``): teasers, related-story lists and
 widgets come after the article, as a run. The trailing run is the suffix
@@ -116,6 +120,22 @@ def off_topic(
     drop = np.zeros(m, dtype=bool)
     if m < 2:
         return drop
+    end = trailer_start(scores, substantial, topic, lengths)
+    drop[end:] = True
+    drop[:end] = (scores[:end] >= topic.inner_threshold) & junk[:end]
+    if drop.all():
+        drop[int(np.argmin(scores))] = False
+    return drop
+
+
+def trailer_start(
+    scores: np.ndarray, substantial: np.ndarray, topic: TopicConfig, lengths: np.ndarray | None = None
+) -> int:
+    """Where the trailing run of off-topic paragraphs starts (``len(scores)`` when there is none).
+
+    See :func:`off_topic` for the rule.
+    """
+    m = len(scores)
     belongs = np.flatnonzero(scores < CLEARLY_BELONGS * topic.threshold)
     first = int(belongs[-1]) + 1 if len(belongs) else 0
     end = m
@@ -131,11 +151,7 @@ def off_topic(
         end = m  # a "run" from the first paragraph has no article to stand apart from
     if lengths is not None and lengths[end:].sum() > TRAILER_MAX_SHARE * lengths.sum():
         end = m
-    drop[end:] = True
-    drop[:end] = (scores[:end] >= topic.inner_threshold) & junk[:end]
-    if drop.all():
-        drop[int(np.argmin(scores))] = False
-    return drop
+    return end
 
 
 def topic_decisions(
@@ -147,8 +163,16 @@ def topic_decisions(
     topic: TopicConfig,
     explain: Callable[[list[int]], list[dict[str, float]]] | None = None,
     lengths: np.ndarray | None = None,
+    furniture_shaped: np.ndarray | None = None,
 ) -> list[Decision]:
     """Apply the topic stage to the paragraphs still kept.
+
+    A removed paragraph is ``off_topic`` (text about another subject: a
+    teaser) unless its form is that of page furniture (``furniture_shaped``:
+    a caption, a photo credit, a chrome line), which is ``furniture``,
+    wherever it stands: the reason names what the text is, the rules say
+    whether it goes. The probability is then the topic model's, and the
+    decision's ``metadata["model"]`` says so.
 
     Args:
         decisions: Decisions so far, one per paragraph.
@@ -161,6 +185,7 @@ def topic_decisions(
             contributions to its log-odds (:meth:`TopicModel.contributions`);
             a removal then carries the strongest in ``metadata["signals"]``.
         lengths: The candidates' lengths in characters (see :func:`off_topic`).
+        furniture_shaped: Which candidates have the form of page furniture.
     """
     out = list(decisions)
     drops = off_topic(scores, junk, substantial, topic, lengths)
@@ -168,10 +193,53 @@ def topic_decisions(
     why = dict(zip(removed, explain(removed), strict=True)) if explain is not None and removed else {}
     for n, (i, drop, score) in enumerate(zip(candidates, drops, scores.tolist(), strict=True)):
         if drop:
-            metadata = {"signals": strongest(why[n])} if n in why else {}
-            out[i] = Decision(i, False, Reason.OFF_TOPIC, score, None, metadata)
+            metadata: dict[str, Any] = {"signals": strongest(why[n])} if n in why else {}
+            if furniture_shaped is not None and furniture_shaped[n]:
+                out[i] = Decision(i, False, Reason.FURNITURE, score, None, {**metadata, "model": "topic"})
+            else:
+                out[i] = Decision(i, False, Reason.OFF_TOPIC, score, None, metadata)
         else:
             out[i] = Decision(i, True, None, score)
+    return out
+
+
+def furniture_decisions(
+    decisions: list[Decision],
+    scores: np.ndarray,
+    threshold: float,
+    explain: Callable[[list[int]], list[dict[str, float]]] | None = None,
+) -> list[Decision]:
+    """Remove the paragraphs still kept whose furniture probability reaches ``threshold``.
+
+    The furniture model scores every paragraph of the page as it stands
+    (its neighbours and place are signals); only paragraphs that earlier
+    stages kept can be removed here. A document is never emptied: when
+    every kept paragraph is furniture, the one that scores lowest stays.
+
+    Args:
+        decisions: Decisions so far, one per paragraph.
+        scores: Furniture probabilities, one per paragraph.
+        threshold: The probability at or above which a paragraph goes.
+        explain: Given paragraph indexes, each one's signal terms in the
+            log-odds; a removal then carries the strongest in ``metadata["signals"]``.
+
+    Example:
+        >>> import numpy as np
+        >>> kept = [Decision(0, True), Decision(1, True)]
+        >>> [d.reason for d in furniture_decisions(kept, np.array([0.99, 0.1]), 0.9)]
+        [<Reason.FURNITURE: 'furniture'>, None]
+    """
+    kept = [d.index for d in decisions if d.kept]
+    drop = [i for i in kept if scores[i] >= threshold]
+    if drop and len(drop) == len(kept):
+        drop.remove(min(kept, key=lambda i: (scores[i], i)))
+    if not drop:
+        return list(decisions)
+    why = dict(zip(drop, explain(drop), strict=True)) if explain is not None else {}
+    out = list(decisions)
+    for i in drop:
+        metadata: dict[str, Any] = {"signals": strongest(why[i])} if i in why else {}
+        out[i] = Decision(i, False, Reason.FURNITURE, float(scores[i]), None, {**metadata, "model": "furniture"})
     return out
 
 

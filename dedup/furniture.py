@@ -45,6 +45,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -411,8 +412,26 @@ class FurnitureModel(BaseEstimator):
     def decision_function(self, X: Sequence[Sequence[str]]) -> list[np.ndarray]:
         """Furniture log-odds of each paragraph, per document."""
         self._check_fitted()
-        features = signals(X)
-        return self._split(((features - self.mean_) / self.scale_) @ self.coef_ + self.intercept_, X)
+        return self._split(self.log_odds(signals(X)), X)
+
+    def log_odds(self, matrix: np.ndarray) -> np.ndarray:
+        """Furniture log-odds of each row of a signal matrix (:func:`signals`)."""
+        self._check_fitted()
+        return ((matrix - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+
+    def score_signals(self, matrix: np.ndarray) -> np.ndarray:
+        """Furniture probability of each row of a signal matrix (:func:`signals`)."""
+        return 1.0 / (1.0 + np.exp(-self.log_odds(matrix)))
+
+    def signal_contributions(self, matrix: np.ndarray) -> list[dict[str, float]]:
+        """Each signal's term in the log-odds, per row of a signal matrix, to explain a call.
+
+        The terms of a row plus ``intercept_`` add up to its :meth:`log_odds`,
+        up to the rounding of each term to 4 decimals.
+        """
+        self._check_fitted()
+        parts = ((matrix - self.mean_) / self.scale_) * self.coef_
+        return [{s: round(float(v), 4) for s, v in zip(SIGNALS, row, strict=True)} for row in parts]
 
     def score_samples(self, X: Sequence[Sequence[str]]) -> list[np.ndarray]:
         """Furniture probability of each paragraph, per document.
@@ -447,13 +466,8 @@ class FurnitureModel(BaseEstimator):
             Per document, per paragraph, a dict from signal name to its term
             in the log-odds (the intercept under ``"intercept"``).
         """
-        self._check_fitted()
-        parts = ((signals(X) - self.mean_) / self.scale_) * self.coef_
         intercept = round(self.intercept_, 4)
-        rows = [
-            {"intercept": intercept, **{s: round(float(v), 4) for s, v in zip(SIGNALS, row, strict=True)}}
-            for row in parts
-        ]
+        rows = [{"intercept": intercept, **terms} for terms in self.signal_contributions(signals(X))]
         bounds = np.cumsum([0] + [len(doc) for doc in X])
         return [rows[bounds[i] : bounds[i + 1]] for i in range(len(X))]
 
@@ -523,3 +537,18 @@ class FurnitureModel(BaseEstimator):
 def default_model_path() -> Path:
     """Where the shipped furniture model lives."""
     return Path(__file__).resolve().parent / "models" / "furniture.npz"
+
+
+@lru_cache(maxsize=4)
+def cached_model(path: str | None) -> FurnitureModel:
+    """The model saved at ``path`` (the shipped one for ``None``), loaded once per process.
+
+    The furniture stage of :func:`dedup.analysis.analyse_batch` calls this in
+    every process that analyses batches (a worker of the local pool, a Ray
+    task), so the configuration alone says which model scores, and nothing
+    but the path crosses a process boundary.
+
+    Raises:
+        ModelError: The file cannot be read as a furniture model.
+    """
+    return FurnitureModel.default() if path is None else FurnitureModel.load(path)

@@ -233,6 +233,8 @@ def report_lines(result: CleanResult) -> Iterator[dict[str, Any]]:
         }
         if "signals" in decision.metadata:  # why a model-scored removal went: its strongest signals
             line["signals"] = decision.metadata["signals"]
+        if "model" in decision.metadata:  # which model scored a furniture removal: "furniture" or "topic"
+            line["model"] = decision.metadata["model"]
         yield line
     if result.dropped is not None:
         line = {

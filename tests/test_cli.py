@@ -46,7 +46,7 @@ SEEDS: dict[str, dict[str, Any]] = {
     SEED_002: {
         "lines": 22,
         "keep": [*range(1, 4), *range(5, 19)],
-        "removed": dict.fromkeys([3, 18, 19, 20, 21], "off_topic"),
+        "removed": {3: "furniture", **dict.fromkeys([18, 19, 20, 21], "off_topic")},
     },
 }
 
@@ -114,7 +114,7 @@ def test_clean_seed_directory(run, seeds_dir, tmp_path, read_jsonl):
     counts = json.loads(summary.read_text())
     assert counts["documents"] == {"in": 2, "out": 2, "dropped": 0, "skipped": 0}
     assert counts["paragraphs"] == {"in": 37, "out": 25}
-    assert counts["removed"]["paragraphs"] == {"duplicate": 7, "off_topic": 5}
+    assert counts["removed"]["paragraphs"] == {"duplicate": 7, "furniture": 1, "off_topic": 4}
 
 
 def seed_records(seeds_dir: Path) -> list[dict[str, Any]]:
@@ -590,7 +590,7 @@ def test_report_and_summary_of_a_mixed_run(clean_jsonl, seeds_dir, tmp_path):
     assert documents == {"in": 5, "out": 2, "dropped": 2, "skipped": 1}
     assert documents["in"] == documents["out"] + documents["dropped"] + documents["skipped"]
     assert got["summary"]["removed"] == {
-        "paragraphs": {"duplicate": 7, "off_topic": 10},  # b's teasers are reported too, then b itself
+        "paragraphs": {"duplicate": 7, "furniture": 2, "off_topic": 8},  # b's teasers are reported too, then b itself
         "documents": {"duplicate_document": 1, "empty": 1, "invalid": 1},
     }
     by_paragraph = Counter(r["reason"] for r in got["report"] if r["paragraph"] is not None)

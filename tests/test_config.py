@@ -39,7 +39,7 @@ def test_an_int_is_accepted_for_a_float() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"dedupe": {}}, "unknown section 'dedupe'; the sections are dedup, input, shingle, topic"),
+        ({"dedupe": {}}, "unknown section 'dedupe'; the sections are dedup, furniture, input, shingle, topic"),
         ({"dedup": {"treshold": 0.5}}, "dedup: unknown setting 'treshold'; the settings are boilerplate,"),
         ({"dedup": {"threshold": "0.5"}}, "dedup.threshold: expected a number, got '0.5'"),
         ({"dedup": {"enabled": 1}}, "dedup.enabled: expected true or false, got 1"),

@@ -11,7 +11,7 @@ import pytest
 import dedup
 from dedup.config import TopicConfig
 from dedup.data import Decision, Reason, Ref
-from dedup.decide import off_topic, promote_copies, remove, repeat_decisions, topic_decisions
+from dedup.decide import furniture_decisions, off_topic, promote_copies, remove, repeat_decisions, topic_decisions
 from dedup.match import Repeat
 
 TOPIC = TopicConfig(threshold=0.5, inner_threshold=0.9)
@@ -155,3 +155,16 @@ def test_a_trailing_run_never_takes_most_of_the_text() -> None:
     assert off_topic(scores, junk, substantial, TOPIC, short_menu).tolist() == [False, False, False, False]
     article_first = np.array([900, 800, 700, 300])  # teasers appended to an article go, as before
     assert off_topic(scores, junk, substantial, TOPIC, article_first).tolist() == [False, False, False, True]
+
+
+def test_furniture_decisions_keep_earlier_removals_and_never_empty_a_document() -> None:
+    repeat = Decision(2, False, Reason.DUPLICATE, 1.0, Ref("d", 0))
+    decisions = [Decision(0, True), Decision(1, True), repeat]
+    scores = np.array([0.97, 0.99, 0.999])
+    out = furniture_decisions(decisions, scores, 0.9, explain=lambda rows: [{"short_run": 1.5, "x": -1.0}] * len(rows))
+    assert out[2] is repeat  # an earlier stage's removal stands
+    assert out[0].kept and out[0] == decisions[0]  # the lowest-scoring paragraph stays: never an empty document
+    assert out[1].reason is Reason.FURNITURE and out[1].score == 0.99
+    assert out[1].metadata == {"signals": {"short_run": 1.5}, "model": "furniture"}
+    below = furniture_decisions(decisions, np.array([0.2, 0.3, 0.99]), 0.9)
+    assert below == decisions

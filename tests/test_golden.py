@@ -81,4 +81,7 @@ def test_seed_goldens_say_what_the_issue_says() -> None:
     ]:
         assert (GOLDEN / case / "output" / name).read_bytes() == expected
     reasons = [json.loads(line)["reason"] for line in (GOLDEN / "seeds-together" / "report.jsonl").open()]
-    assert reasons == ["duplicate"] * 7 + ["off_topic"] * 5
+    # The photo credit is page furniture; the four teasers are text about other subjects.
+    assert reasons == ["duplicate"] * 7 + ["furniture"] + ["off_topic"] * 4
+    credit = [json.loads(line) for line in (GOLDEN / "seeds-together" / "report.jsonl").open()][7]
+    assert credit["text"] == teasers[3] and credit["text"].startswith("Photo:")

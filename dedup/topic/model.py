@@ -234,6 +234,19 @@ class TopicModel(BaseEstimator):
         substantial = junk | (matrix[:, Signal.SHORT_PLAIN] == 0)
         return junk, substantial
 
+    @staticmethod
+    def furniture_shaped(matrix: np.ndarray) -> np.ndarray:
+        """Which rows have the form of page furniture rather than of another story.
+
+        Captions, photo credits and chrome lines (and lines under a chrome
+        header) are page furniture; a kicker opens a teaser, which is text
+        about another subject. The decide stage names a removal ``furniture``
+        or ``off_topic`` by this.
+        """
+        return (
+            (matrix[:, Signal.CAPTION] > 0) | (matrix[:, Signal.CHROME] > 0) | (matrix[:, Signal.UNDER_HEADER] > 0)
+        ) & (matrix[:, Signal.KICKER] == 0)
+
     def contributions(self, matrix: np.ndarray) -> list[dict[str, float]]:
         """Each signal's share of the log-odds, per row of a signal matrix, to explain a score.
 
