@@ -85,6 +85,12 @@ def _log_odds(p: np.ndarray) -> np.ndarray:
 #: because page furniture before it set the centroid (on real pages such runs take 72-100 % of the text).
 TRAILER_MAX_SHARE = 0.75
 
+#: The longest paragraph that a furniture shape can remove before the trailing run. Captions, credits,
+#: chrome lines and a teaser's kicker line are short; a paragraph of more than a thousand characters
+#: that starts like a kicker is the article's (a transcript's "SPEAKER NAME: ..." turns, a long
+#: paragraph under a label).
+JUNK_MAX_CHARS = 1000
+
 
 def off_topic(
     scores: np.ndarray,
@@ -103,8 +109,8 @@ def off_topic(
     short plain line: articles end in lists of names and fixtures, and those
     are theirs. The run never holds more than :data:`TRAILER_MAX_SHARE` of
     the document's characters. Before the run, only paragraphs shaped like
-    page furniture (captions, chrome, kickers) are removed, at
-    ``topic.inner_threshold``.
+    page furniture (captions, chrome, kickers) and no longer than
+    :data:`JUNK_MAX_CHARS` are removed, at ``topic.inner_threshold``.
 
     Args:
         scores: Off-topic probabilities, in document order.
@@ -122,7 +128,10 @@ def off_topic(
         return drop
     end = trailer_start(scores, substantial, topic, lengths)
     drop[end:] = True
-    drop[:end] = (scores[:end] >= topic.inner_threshold) & junk[:end]
+    inner = (scores[:end] >= topic.inner_threshold) & junk[:end]
+    if lengths is not None:
+        inner &= lengths[:end] <= JUNK_MAX_CHARS
+    drop[:end] = inner
     if drop.all():
         drop[int(np.argmin(scores))] = False
     return drop

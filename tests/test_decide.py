@@ -168,3 +168,17 @@ def test_furniture_decisions_keep_earlier_removals_and_never_empty_a_document() 
     assert out[1].metadata == {"signals": {"short_run": 1.5}, "model": "furniture"}
     below = furniture_decisions(decisions, np.array([0.2, 0.3, 0.99]), 0.9)
     assert below == decisions
+
+
+def test_a_long_paragraph_shaped_like_a_kicker_is_not_removed_before_the_run() -> None:
+    """A transcript's "SPEAKER: ..." turn has a kicker's shape and may score as foreign, but a paragraph
+    of more than JUNK_MAX_CHARS characters is not a caption, a chrome line or a teaser's kicker line."""
+    from dedup.decide import JUNK_MAX_CHARS
+
+    topic = TopicConfig()
+    scores = np.array([0.1, 0.95, 0.95, 0.1])
+    junk = np.array([False, True, True, False])
+    substantial = np.ones(4, dtype=bool)
+    lengths = np.array([300, 80, JUNK_MAX_CHARS + 1, 300])
+    assert off_topic(scores, junk, substantial, topic, lengths).tolist() == [False, True, False, False]
+    assert off_topic(scores, junk, substantial, topic).tolist() == [False, True, True, False]
