@@ -192,6 +192,7 @@ class Cleaner:
                     batch.append(document_from_record(item, self.config.input, "<documents>", position))
             if not batch:
                 return
+            logger.info("batch of documents %d to %d", position - len(batch) + 1, position)
             yield batch
 
     def _analyse(self, batch: _Batch) -> list[Analysis | InvalidRecord]:

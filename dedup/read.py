@@ -18,9 +18,10 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import logging
 import sys
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, cast
@@ -35,6 +36,10 @@ TEXT_SUFFIXES = (".txt",)
 STDIN = "-"
 
 OnError = Literal["raise", "skip"]
+#: Told the number of bytes each time some are read from an input as stored (compressed or not).
+OnRead = Callable[[int], None]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -147,16 +152,20 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
-def _open_binary(path: str) -> IO[bytes]:
+def _open_binary(path: str, on_read: OnRead | None = None) -> IO[bytes]:
     """The decompressed bytes of ``path`` (``-`` is stdin, which is not closed with them).
 
     A ``.gz`` or ``.zst`` name says how a file is compressed. Other inputs
     are recognised by their first bytes: neither magic number can begin a
     JSON text, so plain JSONL is never taken for compressed data.
+    ``on_read`` is told how many bytes are read from the file or stdin
+    itself, before decompression.
     """
     if path == STDIN:
         head = _read_exactly(sys.stdin.buffer, len(_ZSTD_MAGIC))  # a pipe cannot be rewound: the head is put back
-        stream = io.BufferedReader(_Prefixed(head, sys.stdin.buffer))
+        if on_read is not None:
+            on_read(len(head))
+        stream = io.BufferedReader(_Prefixed(head, sys.stdin.buffer, on_read))
         return _decompressed(stream, _compression(head))
     lower = path.lower()
     if lower.endswith(".gz"):
@@ -166,7 +175,32 @@ def _open_binary(path: str) -> IO[bytes]:
     else:
         with open(path, "rb") as handle:
             compression = _compression(handle.read(len(_ZSTD_MAGIC)))
-    return _decompressed(open(path, "rb"), compression)
+    if on_read is None:
+        return _decompressed(open(path, "rb"), compression)
+    counted = io.BufferedReader(_Counted(open(path, "rb", buffering=0), on_read))  # noqa: SIM115 - returned
+    return _decompressed(cast(IO[bytes], counted), compression)
+
+
+class _Counted(io.RawIOBase):
+    """A file that tells ``on_read`` how many bytes each read gave; closing it closes the file."""
+
+    def __init__(self, raw: io.RawIOBase, on_read: OnRead) -> None:
+        super().__init__()
+        self._raw = raw
+        self._on_read = on_read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self._raw.readinto(buffer)
+        if count:
+            self._on_read(count)
+        return count
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def _compression(head: bytes) -> str | None:
@@ -211,11 +245,12 @@ def _read_exactly(stream: IO[bytes], size: int) -> bytes:
 class _Prefixed(io.RawIOBase):
     """``head``, the bytes already read from ``rest``, then the rest of it; ``rest`` is left open."""
 
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+    def __init__(self, head: bytes, rest: IO[bytes], on_read: OnRead | None = None) -> None:
         super().__init__()
         self._head = head
         # read1 returns what has come: read(n) on a pipe would wait for n bytes, holding back a slow writer's lines.
         self._read = getattr(rest, "read1", rest.read)
+        self._on_read = on_read
 
     def readable(self) -> bool:
         return True
@@ -229,6 +264,8 @@ class _Prefixed(io.RawIOBase):
             return count
         data = self._read(len(view))
         view[: len(data)] = data
+        if data and self._on_read is not None:
+            self._on_read(len(data))
         return len(data)
 
 
@@ -371,18 +408,19 @@ def _salvage_id(raw: bytes, config: InputConfig) -> str | None:
 
 
 def read_jsonl(
-    file: InputFile, config: InputConfig, on_error: OnError = "raise"
+    file: InputFile, config: InputConfig, on_error: OnError = "raise", on_read: OnRead | None = None
 ) -> Iterator[Document | InvalidRecord]:
     """Read documents from one JSONL file (one object per line; blank lines are not records).
 
     With ``on_error="skip"`` a bad line becomes an :class:`InvalidRecord`,
     and so does a file that cannot be opened or read to its end (its
     records after that point cannot be known: the invalid record stands
-    for the rest of the file).
+    for the rest of the file). ``on_read`` is told the bytes read from the
+    file as stored.
     """
     source = "<stdin>" if file.path == STDIN else file.path
     try:
-        handle = _open_binary(file.path)
+        handle = _open_binary(file.path, on_read)
     except OSError as exc:
         error = InputError(f"cannot open: {exc.strerror or exc}", source)
         if on_error == "raise":
@@ -426,18 +464,23 @@ def read_jsonl(
         handle.close()
 
 
-def read_text(file: InputFile, config: InputConfig, on_error: OnError = "raise") -> Iterator[Document | InvalidRecord]:
+def read_text(
+    file: InputFile, config: InputConfig, on_error: OnError = "raise", on_read: OnRead | None = None
+) -> Iterator[Document | InvalidRecord]:
     """Read one text file as one document whose id is its relative path.
 
     The document's text is the file's bytes, decoded, without a UTF-8
     byte-order mark at the start: the mark is not text, so the output of a
     file that had one does not have it. Byte offsets in messages count
-    from the start of the file, mark included.
+    from the start of the file, mark included. ``on_read`` is told the
+    bytes read.
     """
     skipped = 0
     try:
         with open(file.path, "rb") as handle:
             data = handle.read(config.max_doc_bytes + len(BOM) + 1)  # over the limit, with or without a mark
+        if on_read is not None:
+            on_read(len(data))
     except OSError as exc:
         error: InputError | None = InputError(f"cannot read: {exc.strerror or exc}", file.path)
     else:
@@ -487,7 +530,11 @@ def limit_error(doc: Document, config: InputConfig) -> str | None:
 
 
 def read_inputs(
-    files: Iterable[InputFile], config: InputConfig, on_error: OnError = "raise", seen: set[str] | None = None
+    files: Iterable[InputFile],
+    config: InputConfig,
+    on_error: OnError = "raise",
+    seen: set[str] | None = None,
+    on_read: OnRead | None = None,
 ) -> Iterator[Document | InvalidRecord]:
     """Read all files in order, checking the limits and that ids are unique across the run.
 
@@ -498,12 +545,15 @@ def read_inputs(
             or ``"skip"`` it as an :class:`InvalidRecord`.
         seen: Ids read earlier in the run (a resumed run passes those of
             the inputs it does not read again); the ids read are added.
+        on_read: Told the number of bytes each time some are read from an
+            input as stored (before decompression): a measure of progress.
     """
     if seen is None:
         seen = set()
     for file in files:
+        logger.info("reading %s", "<stdin>" if file.path == STDIN else file.path)
         reader = read_jsonl if file.kind == "jsonl" else read_text
-        for item in reader(file, config, on_error):
+        for item in reader(file, config, on_error, on_read):
             if isinstance(item, Document):
                 message = limit_error(item, config)
                 if message is not None:
