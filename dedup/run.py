@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import stat
@@ -39,12 +40,15 @@ from dedup.config import Config
 from dedup.data import CleanResult, Document, Reason
 from dedup.errors import ArgumentError, InputError
 from dedup.labelled import read_labelled
+from dedup.progress import Meter, ProgressHook
 from dedup.read import STDIN, InputFile, InvalidRecord, OnError, kind_of, list_inputs, read_inputs
 from dedup.state import RunState, Stamp, file_digest
 from dedup.store import MemoryStore, file_index_path
 from dedup.write import STDOUT, Summary, atomic_binary, dumps, open_output, output_record, report_lines, text_writer
 
 PathArg = str | os.PathLike[str]
+
+logger = logging.getLogger(__name__)
 
 
 def clean_files(
@@ -62,6 +66,7 @@ def clean_files(
     index: PathArg | None = None,
     engine: str = "local",
     ray_address: str | None = None,
+    progress: ProgressHook | None = None,
 ) -> Summary:
     """Clean files into an output file or directory, with a report and a summary.
 
@@ -102,9 +107,14 @@ def clean_files(
             (but for its ``engine`` field).
         ray_address: The Ray cluster to connect to (``engine="ray"``);
             ``None`` starts Ray on this machine with ``workers`` CPUs.
+        progress: Called with a :class:`dedup.progress.Progress` (documents
+            and bytes read so far, the inputs' total size when known) after
+            every document, to show how far the run has got; nothing is
+            printed otherwise.
 
     Returns:
-        The counts of the run (what ``summary`` holds).
+        The counts of the run (what ``summary`` holds), with its
+        :class:`~dedup.progress.Timing` as ``timing``.
 
     Raises:
         ArgumentError: The arguments do not fit together or with the inputs
@@ -114,6 +124,7 @@ def clean_files(
         StateError: The state directory cannot be used or resumed.
         DedupError: Other errors of the cleaner, such as a damaged model.
     """
+    meter = Meter(progress)
     if isinstance(inputs, str | os.PathLike):
         inputs = [inputs]
     names = [os.fspath(path) for path in inputs]
@@ -140,13 +151,16 @@ def clean_files(
     files = list_inputs(names)
     all_jsonl = _check_layout(files, names, targets, annotate)
     run = _Run(files, config or Config(), all_jsonl, targets, annotate, on_error, workers or default_workers(),
-               index_url)
+               index_url, meter)
     if engine == "ray":
         from dedup.engines.ray import clean_stream, connect
 
         connect(ray_address, workers)
-        return run.clean(lambda records: clean_stream(records, run.config), "ray")
-    return run.clean() if state is None else run.clean_resumable(Path(state), resume)
+        counts = run.clean(lambda records: clean_stream(records, run.config), "ray")
+    else:
+        counts = run.clean() if state is None else run.clean_resumable(Path(state), resume)
+    counts.timing = meter.timing()
+    return counts
 
 
 class Fitted(NamedTuple):
@@ -340,6 +354,7 @@ class _Run:
         on_error: OnError,
         workers: int,
         index: str | None = None,
+        meter: Meter | None = None,
     ) -> None:
         self.files = files
         self.config = config
@@ -349,6 +364,7 @@ class _Run:
         self.on_error = on_error
         self.workers = workers
         self.index = index
+        self.meter = meter or Meter()
 
     def clean(
         self, engine: Callable[[Iterable[Document | InvalidRecord]], Iterable[CleanResult]] | None = None,
@@ -359,11 +375,15 @@ class _Run:
         ``engine`` cleans the records elsewhere (:mod:`dedup.engines`); by default a local cleaner does.
         """
         counts = Summary()
-        records = read_inputs(self.files, self.config.input, self.on_error)
+        meter = self.meter
+        meter.bytes_total = _total_size(self.files)
+        records = meter.records(read_inputs(self.files, self.config.input, self.on_error, on_read=meter.read))
         text_field = self.config.input.text_field
         with ExitStack() as stack:
             clean = engine
             if clean is None:
+                if self.index is not None:
+                    logger.info("opening the index %s", _shown(self.index))
                 # Entered first, left last: a file index is saved only once every output is in place.
                 clean = stack.enter_context(Cleaner(self.config, index=self.index, workers=self.workers)).clean
             sink: _Sink = (
@@ -372,12 +392,14 @@ class _Run:
                 else _DirectorySink(stack, Path(self.targets.output), self.files, text_field)
             )
             report = _Report(stack.enter_context(open_output(self.targets.report)) if self.targets.report else None)
-            for result in clean(records):
+            for result in meter.results(clean(records)):
                 counts.add(result)
                 sink.write(result)
                 report.write(result)
             sink.commit()
             self._write_summary(counts, engine_name)
+        if engine is None and self.index is not None and file_index_path(self.index) is not None:
+            logger.info("index %s saved", self.index)
         return counts
 
     def clean_resumable(self, state_dir: Path, resume: bool) -> Summary:
@@ -386,12 +408,19 @@ class _Run:
         With ``resume``, the inputs the state lists as completed are not read
         again: their recorded results are used, and the index is restored.
         """
+        meter = self.meter
         with RunState.open(state_dir, self._settings(), resume=resume) as state:
             start = state.resume_point(self.files)
+            meter.inputs_skipped = tuple(file.path for file in self.files[:start])
+            meter.bytes_total = _total_size(self.files[start:])
+            if start:
+                logger.info("resuming %s: %d of %d inputs completed earlier are not read again", state_dir, start,
+                            len(self.files))
             fingerprint, settings = self.config.fingerprint(), self.config.index_settings()
             store = state.load_index(fingerprint)
             index_file = None if self.index is None else file_index_path(self.index)
             if start == 0 and index_file is not None and index_file.exists():
+                logger.info("opening the index %s", index_file)
                 store = MemoryStore.load(index_file, fingerprint, settings)  # earlier runs
             cleaner = Cleaner(self.config, index=store, workers=self.workers)
             seen: set[str] = set()
@@ -401,7 +430,7 @@ class _Run:
                 file = self.files[index]
                 stamp = Stamp.of(file)  # before reading: a file changed meanwhile will not match on resume
                 counts, ids = Summary(), []
-                records = read_inputs([file], self.config.input, self.on_error, seen)
+                records = meter.records(read_inputs([file], self.config.input, self.on_error, seen, meter.read))
                 with state.chunks(index) as (out_raw, report_raw), text_writer(report_raw, "report") as report_out:
                     name = "out.jsonl" if self.all_jsonl else file.relative  # a mirrored file keeps its compression
                     with ExitStack() as stack:
@@ -412,7 +441,7 @@ class _Run:
                             else _TextSink(out_raw)
                         )
                         report = _Report(report_out)
-                        for result in cleaner.clean(records):
+                        for result in meter.results(cleaner.clean(records)):
                             counts.add(result)
                             if result.dropped is not Reason.INVALID:
                                 ids.append(result.id)
@@ -421,9 +450,11 @@ class _Run:
                 has_output = not isinstance(sink, _TextSink) or sink.written  # a dropped text document has none
                 state.complete(index, stamp, counts, ids, has_output)
                 state.checkpoint(store, force=index == len(self.files) - 1)
+                logger.info("recorded %s as completed in %s", file.path, state_dir)
             counts = self._assemble(state)
             if index_file is not None:  # the whole run is done: the index file is written once
                 store.save(index_file)
+                logger.info("index %s saved", index_file)
             return counts
 
     def _assemble(self, state: RunState) -> Summary:
@@ -460,6 +491,7 @@ class _Run:
 
     def _write_summary(self, counts: Summary, engine: str = "local") -> None:
         if self.targets.summary:
+            counts.timing = self.meter.timing()  # as of now: what comes after (an index saved) is not in it
             with open_output(self.targets.summary) as summary_out:
                 data = counts.to_dict(__version__, self.config.fingerprint(), self.config.to_dict(), engine)
                 summary_out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -575,6 +607,25 @@ class _DirectorySink(_Sink):
                 with atomic_binary(target) as raw, text_writer(raw, file.relative):
                     pass
         _move_into_place(self.stage, self.root)
+
+
+def _total_size(files: list[InputFile]) -> int | None:
+    """The bytes of ``files`` as stored, or ``None`` when one is stdin or cannot be looked at."""
+    total = 0
+    for file in files:
+        if file.path == STDIN:
+            return None
+        try:
+            total += os.stat(file.path).st_size
+        except OSError:
+            return None  # the reader says what is wrong with it
+    return total
+
+
+def _shown(url: str) -> str:
+    """An index URL without its password, for a log line."""
+    scheme, found, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}" if found else url
 
 
 def _stage_directory(stack: ExitStack, root: Path) -> Path:

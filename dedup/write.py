@@ -28,6 +28,7 @@ from typing import IO, Any, cast
 
 from dedup.data import CleanResult, Reason
 from dedup.errors import DedupError
+from dedup.progress import Timing
 
 STDOUT = "-"
 REPORT_TEXT_CHARS = 1000
@@ -254,7 +255,11 @@ def report_lines(result: CleanResult) -> Iterator[dict[str, Any]]:
 
 @dataclass
 class Summary:
-    """Counts of a run; documents in = out + dropped + skipped."""
+    """Counts of a run; documents in = out + dropped + skipped.
+
+    ``timing`` is how long the run took (set when the run is done); it is
+    no part of the counts, so two summaries with the same counts are equal.
+    """
 
     documents_in: int = 0
     documents_out: int = 0
@@ -264,6 +269,7 @@ class Summary:
     paragraphs_out: int = 0
     paragraphs_removed: Counter[str] = field(default_factory=Counter)
     documents_removed: Counter[str] = field(default_factory=Counter)
+    timing: Timing | None = field(default=None, compare=False)
 
     def add(self, result: CleanResult) -> None:
         """Count one result."""
@@ -334,8 +340,13 @@ class Summary:
         )
 
     def to_dict(self, version: str, fingerprint: str, config: dict[str, Any], engine: str = "local") -> dict[str, Any]:
-        """The ``--summary`` JSON; ``engine`` is where the run ran (``"local"`` or ``"ray"``)."""
-        return {
+        """The ``--summary`` JSON; ``engine`` is where the run ran (``"local"`` or ``"ray"``).
+
+        Its ``timing`` section (:meth:`dedup.progress.Timing.to_dict`) is
+        there when :attr:`timing` is set; it differs from run to run, so
+        comparisons of runs leave it out, as they leave out ``engine``.
+        """
+        data: dict[str, Any] = {
             "version": version,
             "engine": engine,
             "fingerprint": fingerprint,
@@ -352,6 +363,9 @@ class Summary:
             },
             "config": config,
         }
+        if self.timing is not None:
+            data["timing"] = self.timing.to_dict()
+        return data
 
     def short(self) -> str:
         """One line for stderr."""

@@ -22,6 +22,22 @@ from dedup.cli import cli
 
 SEEDS = Path(__file__).resolve().parent.parent / "fixtures" / "seeds"
 
+#: Summary fields that differ between two runs with the same results: how long the run took, where it ran,
+#: and the configuration file it was given.
+UNSTABLE_SUMMARY_FIELDS = ("timing", "engine", "config_file")
+
+
+def stable_summary(summary: dict[str, Any] | bytes | str) -> dict[str, Any]:
+    """A ``--summary`` (parsed, or its JSON text) without :data:`UNSTABLE_SUMMARY_FIELDS`: what must be equal
+    between two runs, or two engines, that give the same results."""
+    data = json.loads(summary) if isinstance(summary, bytes | str) else dict(summary)
+    return {key: value for key, value in data.items() if key not in UNSTABLE_SUMMARY_FIELDS}
+
+
+def stable_stderr(stderr: str) -> str:
+    """What ``dedup clean`` wrote to stderr without its timing line, which differs from run to run."""
+    return "".join(line for line in stderr.splitlines(keepends=True) if not line.startswith("dedup: time "))
+
 
 def _open_write(path: Path) -> Any:
     if path.name.endswith(".gz"):

@@ -24,6 +24,7 @@ import click
 import numpy as np
 import pytest
 import zstandard
+from conftest import stable_stderr
 
 from dedup import __version__
 from dedup.cli import cli
@@ -494,7 +495,7 @@ def test_workers_do_not_change_the_output(run, seeds_dir, tmp_path, write_jsonl)
         result = run("clean", tmp_path / "in", "-o", out, "--report", report, "--workers", workers)
         assert result.exit_code == 0, result.output
         outputs.append(
-            ({p.name: p.read_bytes() for p in sorted(out.iterdir())}, report.read_bytes(), result.stderr)
+            ({p.name: p.read_bytes() for p in sorted(out.iterdir())}, report.read_bytes(), stable_stderr(result.stderr))
         )
 
     assert outputs[0] == outputs[1]

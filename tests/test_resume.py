@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import stable_stderr, stable_summary
 
 from dedup.state import MANIFEST
 
@@ -98,8 +99,8 @@ def clean(run, inputs: list[Path], target: Path, *options: str | Path) -> dict[s
     report, summary = target.parent / f"{target.name}.report", target.parent / f"{target.name}.summary"
     result = run("clean", *inputs, "-o", target, "--report", report, "--summary", summary, *options)
     assert result.exit_code == 0, result.output
-    return {"output": outputs(target), "report": report.read_bytes(), "summary": summary.read_bytes(),
-            "stderr": result.stderr}
+    return {"output": outputs(target), "report": report.read_bytes(), "summary": stable_summary(summary.read_bytes()),
+            "stderr": stable_stderr(result.stderr)}
 
 
 @pytest.mark.parametrize("output", ["out.jsonl", "out.jsonl.gz", "out.jsonl.zst"])
