@@ -23,6 +23,7 @@ import click
 from dedup import __version__
 from dedup.config import Config, DedupConfig, FurnitureConfig, InputConfig, TopicConfig
 from dedup.errors import ArgumentError, ConfigError, DedupError, WordedError
+from dedup.terminal import terminal_output
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DEFAULTS = Config()
@@ -132,7 +133,12 @@ def cleaning_options(function: F) -> F:
     return function
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog="""\b
+Example:
+  dedup clean crawl/ -o clean.jsonl --report removed.jsonl --summary summary.json
+
+Run dedup COMMAND --help for a command's options and an example of its use.
+""")
 @click.version_option(__version__, prog_name="dedup")
 def cli() -> None:
     """Remove repeated and off-topic paragraphs from scraped text.
@@ -144,7 +150,11 @@ def cli() -> None:
     """
 
 
-@cli.command()
+@cli.command(short_help="Remove repeated and off-topic paragraphs from input files.", epilog="""\b
+Example:
+  dedup clean crawl/ -o clean.jsonl --report removed.jsonl --summary summary.json
+  zcat pages.jsonl.gz | dedup clean - -o - --quiet > clean.jsonl
+""")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("-o", "--output", required=True, type=click.Path(allow_dash=True),
               help="JSONL file (.gz/.zst by suffix) or - when every input is JSONL; otherwise a directory.")
@@ -173,6 +183,10 @@ def cli() -> None:
 @click.option("--ray-address", default=None,
               help="The Ray cluster to connect to with --engine ray (e.g. auto, or ray://HOST:10001); "
                    "by default Ray starts on this machine with --workers CPUs.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Write nothing to stderr but errors: no progress bar, no counts, no timing.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also log what the run does on stderr: each input read, each batch, the index opened and saved.")
 @cleaning_options
 @input_options
 def clean(
@@ -188,6 +202,8 @@ def clean(
     index: str | None,
     engine: str,
     ray_address: str | None,
+    quiet: bool,
+    verbose: bool,
     **options: Any,
 ) -> None:
     """Clean INPUTS (.jsonl[.gz|.zst] files, .txt files, directories, or - for JSONL on stdin).
@@ -198,17 +214,22 @@ def clean(
     text document and a .jsonl per JSONL input. Files are written under a
     temporary name and renamed when complete.
     """
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose contradict each other; give one")
     try:
         config = config_from_options(**options)
     except ConfigError as exc:  # e.g. --text-field equal to --id-field
         raise click.UsageError(str(exc)) from exc
     from dedup.run import clean_files  # here: the cleaner's imports (numba, scikit-learn) wait for a command
 
-    with _errors():
+    with _errors(), terminal_output(quiet, verbose) as progress:
         counts = clean_files(inputs, output, config, report=report, summary=summary, annotate=annotate,
                              on_error=on_error, workers=workers, state=state_dir, resume=resume,
-                             index=index, engine=engine, ray_address=ray_address)
-    click.echo(counts.short(), err=True)
+                             index=index, engine=engine, ray_address=ray_address, progress=progress)
+    if not quiet:
+        click.echo(counts.short(), err=True)
+        if counts.timing is not None:
+            click.echo(counts.timing.short(), err=True)
 
 
 #: How the command line calls the arguments of the library's functions, in messages.
@@ -241,7 +262,11 @@ def _errors() -> Iterator[None]:
         raise click.ClickException(str(error)) from error
 
 
-@cli.command("fit-topic")
+@cli.command("fit-topic", short_help="Fit a topic model on labelled paragraphs.", epilog="""\b
+Example:
+  dedup fit-topic labelled.jsonl -o model.npz
+  dedup clean crawl/ -o clean.jsonl --model model.npz
+""")
 @click.argument("labelled", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to save the model (.npz, no pickle).")
