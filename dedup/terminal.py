@@ -81,6 +81,9 @@ class ProgressBar:
         if self._bar is None:
             from tqdm import tqdm  # here: only a run long enough to show a bar needs it
 
+            class Bar(tqdm):
+                monitor_interval = 0  # no monitor thread: worker processes are forked while the bar is shown
+
             known = progress.bytes_total is not None
             try:
                 width, height = os.get_terminal_size(self.stream.fileno())
@@ -88,7 +91,7 @@ class ProgressBar:
                 width = height = 0
             # A terminal that does not say its size (0 x 0) gets a line of 100 (tqdm would draw nothing).
             size: dict[str, Any] = {"dynamic_ncols": True} if width and height else {"ncols": 100, "nrows": 20}
-            self._bar = tqdm(
+            self._bar = Bar(
                 total=progress.bytes_total if known else None,
                 file=self.stream,
                 desc=text,
