@@ -77,33 +77,36 @@ class ProgressBar:
         if progress.seconds < self.delay or progress.seconds - self._drawn < self.interval:
             return
         self._drawn = progress.seconds
-        text = describe(progress)
         if self._bar is None:
-            from tqdm import tqdm  # here: only a run long enough to show a bar needs it
-
-            class Bar(tqdm):
-                monitor_interval = 0  # no monitor thread: worker processes are forked while the bar is shown
-
-            known = progress.bytes_total is not None
-            try:
-                width, height = os.get_terminal_size(self.stream.fileno())
-            except (OSError, ValueError):
-                width = height = 0
-            # A terminal that does not say its size (0 x 0) gets a line of 100 (tqdm would draw nothing).
-            size: dict[str, Any] = {"dynamic_ncols": True} if width and height else {"ncols": 100, "nrows": 20}
-            self._bar = Bar(
-                total=progress.bytes_total if known else None,
-                file=self.stream,
-                desc=text,
-                bar_format="dedup {percentage:3.0f}%|{bar}| {desc}" if known else "dedup: {desc}",
-                leave=False,
-                initial=progress.bytes_read,
-                **size,
-            )
+            self._bar = self._open(progress)
             return
         self._bar.n = progress.bytes_read
-        self._bar.set_description_str(text, refresh=False)
+        self._bar.set_description_str(describe(progress), refresh=False)
         self._bar.refresh()
+
+    def _open(self, progress: Progress) -> Any:
+        """The tqdm bar, drawn at once: a bar and a share when the size is known, else the words alone."""
+        from tqdm import tqdm  # here: only a run long enough to show a bar needs it
+
+        class Bar(tqdm):
+            monitor_interval = 0  # no monitor thread: worker processes are forked while the bar is shown
+
+        known = progress.bytes_total is not None
+        try:
+            width, height = os.get_terminal_size(self.stream.fileno())
+        except (OSError, ValueError):
+            width = height = 0
+        # A terminal that does not say its size (0 x 0) gets a line of 100 (tqdm would draw nothing).
+        size: dict[str, Any] = {"dynamic_ncols": True} if width and height else {"ncols": 100, "nrows": 20}
+        return Bar(
+            total=progress.bytes_total if known else None,
+            file=self.stream,
+            desc=describe(progress),
+            bar_format="dedup {percentage:3.0f}%|{bar}| {desc}" if known else "dedup: {desc}",
+            leave=False,
+            initial=progress.bytes_read,
+            **size,
+        )
 
     def clear(self) -> None:
         """Take the line off the terminal, to write something else (it is drawn again with :meth:`redraw`)."""
