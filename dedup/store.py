@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from abc import ABC, abstractmethod
 from array import array
@@ -54,6 +53,7 @@ from dedup.bands import BandIndex
 from dedup.data import Ref
 from dedup.errors import ConfigError, IndexFileError, IndexMismatchError, IndexStoreError
 from dedup.minhash import sketch_similarity
+from dedup.write import atomic_binary
 
 INDEX_FORMAT = "dedup-index"
 INDEX_VERSION = 1
@@ -158,22 +158,14 @@ class IndexStore(ABC):
         header = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "store": self.name, "fingerprint": self.fingerprint}
         if self.settings is not None:
             header["settings"] = self.settings
-        target = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                savez: Any = np.savez  # its stubs type **arrays as the allow_pickle flag
-                savez(
-                    handle,
-                    header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
-                    **{f"a.{name}": array for name, array in arrays.items()},
-                )
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # Written as every output is: through a symbolic link to its target, never replacing a device.
+        with atomic_binary(path) as handle:
+            savez: Any = np.savez  # its stubs type **arrays as the allow_pickle flag
+            savez(
+                handle,
+                header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+                **{f"a.{name}": array for name, array in arrays.items()},
+            )
 
     @classmethod
     def load(cls: type[_S], path: str | Path, fingerprint: str, settings: Mapping[str, Any] | None = None) -> _S:

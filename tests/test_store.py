@@ -402,6 +402,19 @@ def test_file_store_interrupted_save_leaves_the_old_file_whole(how: str, tmp_pat
         assert store.check_and_insert_exact("para-exact", 1, Ref("new", 0)) == Ref("old", 0)
 
 
+def test_file_store_saves_through_a_symbolic_link(tmp_path: Path) -> None:
+    """An index path that is a symbolic link is written at its target, as every output is; the link stays."""
+    target = tmp_path / "indexes" / "news.npz"
+    target.parent.mkdir()
+    link = tmp_path / "index.npz"
+    link.symlink_to(target)
+    with open_store(link, FINGERPRINT) as store:
+        store.check_and_insert_exact("para-exact", 1, Ref("old", 0))
+    assert link.is_symlink() and target.is_file()
+    with open_store(target, FINGERPRINT) as store:
+        assert store.check_and_insert_exact("para-exact", 1, Ref("new", 0)) == Ref("old", 0)
+
+
 # -- the Redis store ------------------------------------------------------------------------------
 
 
