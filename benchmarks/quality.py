@@ -53,7 +53,7 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -76,6 +76,9 @@ from benchmarks.corpus import (
 )
 
 SHINGLE_SIZE = 4
+#: Labels whose lines are split, in the scores, by whether ``dedup.topic.form`` sees a caption
+#: or chrome shape in them: what the detector was written to match, and the rest.
+FORM_LABELS = ("caption", "chrome")
 
 # (key in the results' "targets", description, threshold); every target is
 # "at least".
@@ -260,6 +263,19 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
+def _form_shaped() -> Callable[[str], bool] | None:
+    """Whether a line has a caption or chrome shape of ``dedup.topic.form``; ``None`` without the package."""
+    try:
+        from dedup.topic.form import FORM_SIGNALS, form_signals
+    except ImportError:
+        return None
+    def shaped(line: str) -> bool:
+        signals = dict(zip(FORM_SIGNALS, form_signals(line), strict=True))
+        return bool(signals["caption"] or signals["chrome"])
+
+    return shaped
+
+
 def document_scores(sample: Sample, result: Any) -> dict[str, float]:
     """Precision, recall and F1 (multiset and set) for one document."""
     dropped = result.dropped is not None
@@ -333,6 +349,8 @@ def evaluate(cleaner: CleanerLike, samples: Sequence[Sample]) -> dict[str, Any]:
     doc_level: Counter[str] = Counter()
     false_drops: list[dict[str, str]] = []
     per_doc_rows: list[dict[str, Any]] = []
+    shaped = _form_shaped()
+    by_form = {label: {"shaped": Counter[str](), "plain": Counter[str]()} for label in FORM_LABELS}
 
     for position, (sample, result) in enumerate(zip(samples, results, strict=True)):
         _check(sample, result, position)
@@ -372,9 +390,14 @@ def evaluate(cleaner: CleanerLike, samples: Sequence[Sample]) -> dict[str, Any]:
             doc_level["story_pair"] += 1
             labelled = zip(kept, sample.paragraph_labels, strict=True)
             doc_level["story_pair_whole"] += all(k for k, label in labelled if label == "article")
-        for label, is_kept, decision in zip(sample.paragraph_labels, kept, decisions, strict=True):
+        labelled_lines = zip(sample.paragraph_labels, sample.lines, kept, decisions, strict=True)
+        for label, line, is_kept, decision in labelled_lines:
             lines[label]["lines"] += 1
             lines[label]["kept" if is_kept else "removed"] += 1
+            if label in by_form and shaped is not None:
+                counts = by_form[label]["shaped" if shaped(line) else "plain"]
+                counts["lines"] += 1
+                counts["removed"] += not is_kept
             if is_kept:
                 reasons[label]["kept"] += 1
             elif dropped:
@@ -393,6 +416,15 @@ def evaluate(cleaner: CleanerLike, samples: Sequence[Sample]) -> dict[str, Any]:
             "rate": _rate(counts[wanted], counts["lines"]),
             "reasons": dict(reasons[label].most_common()),
         }
+        if label in by_form and shaped is not None:
+            paragraphs[label]["by_form"] = {
+                shape: {
+                    "lines": counts["lines"],
+                    "removed": counts["removed"],
+                    "rate": _rate(counts["removed"], counts["lines"]),
+                }
+                for shape, counts in by_form[label].items()
+            }
     repeat_counts = sum((lines[label] for label in REPEAT_LABELS), Counter())
     repeat_reasons = sum((reasons[label] for label in REPEAT_LABELS), Counter())
     paragraphs["repeat_all"] = {
@@ -554,6 +586,12 @@ def format_results(results: dict[str, Any]) -> str:
         verb = "kept" if label == "article" else "removed"
         reasons = ", ".join(f"{reason} {count}" for reason, count in values["reasons"].items())
         out.append(f"  {label:<14} {values['lines']:>6} lines  {_pct(values['rate'])} % {verb:<8} {reasons}")
+        if "by_form" in values:
+            shaped, plain = values["by_form"]["shaped"], values["by_form"]["plain"]
+            out.append(
+                f"    {shaped['lines']} with a caption or chrome shape of dedup.topic.form {_pct(shaped['rate'])} %"
+                f" removed; {plain['lines']} without {_pct(plain['rate'])} % removed"
+            )
 
     level = results["document_level"]
     out.append("Documents:")

@@ -1,7 +1,10 @@
 """Checks of the damaged benchmark corpus and of its scorer.
 
 The corpus is built from the BBC News 2005 file, read in place; without it
-these tests are skipped, unless ``CI`` is set, where they fail.
+these tests are skipped, unless ``CI`` is set, where they fail. Its page
+chrome comes from the real-page file, also read in place: without that one
+the corpus is built without chrome and the chrome checks are skipped, unless
+``CI`` is set, where they fail. No line of the real pages is written here.
 """
 
 from __future__ import annotations
@@ -21,19 +24,25 @@ from random import Random
 import pytest
 
 from benchmarks.corpus import (
+    _AGENCIES,
+    CHROME_MAX_CHARS,
+    CHROME_PLACES,
     DAMAGE_TAGS,
     LABELS,
     MIN_PARAGRAPH_CHARS,
     Article,
+    ChromeLines,
     Sample,
     build_corpus,
     find_bbc_data,
     light_edit,
     load_articles,
+    load_chrome,
     normalise_space,
     paragraph_key,
     split_of,
 )
+from benchmarks.pages import find_pages_data
 from benchmarks.quality import (
     TARGETS,
     NoopCleaner,
@@ -72,13 +81,31 @@ def data_path() -> Path:
 
 
 @pytest.fixture(scope="module")
+def pages_path() -> Path | None:
+    """The real-page file, or ``None`` on a developer machine without it (the chrome checks skip)."""
+    try:
+        return find_pages_data()
+    except FileNotFoundError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{exc} (the page chrome of the benchmark needs it when CI is set)")
+        return None
+
+
+@pytest.fixture(scope="module")
+def chrome_lines(pages_path: Path | None) -> ChromeLines:
+    if pages_path is None:
+        pytest.skip("no real-page data: the corpus is built without page chrome")
+    return load_chrome(pages_path)
+
+
+@pytest.fixture(scope="module")
 def articles(data_path: Path) -> dict[str, Article]:
     return {a.id: a for a in load_articles(data_path).articles}
 
 
 @pytest.fixture(scope="module")
-def samples(data_path: Path) -> list[Sample]:
-    return build_corpus("test", seed=0, n_docs=N_DOCS, path=data_path)
+def samples(data_path: Path, pages_path: Path | None) -> list[Sample]:
+    return build_corpus("test", seed=0, n_docs=N_DOCS, path=data_path, pages_path=pages_path, chrome=bool(pages_path))
 
 
 def _article_lines(sample: Sample) -> list[str]:
@@ -186,26 +213,29 @@ def test_source_cleaning_leaves_no_repeats(data_path: Path) -> None:
 # The generator
 
 
-def test_same_seed_same_corpus(data_path: Path, samples: list[Sample]) -> None:
-    again = build_corpus("test", seed=0, n_docs=N_DOCS, path=data_path)
+def test_same_seed_same_corpus(data_path: Path, pages_path: Path | None, samples: list[Sample]) -> None:
+    chrome = bool(pages_path)
+    again = build_corpus("test", seed=0, n_docs=N_DOCS, path=data_path, pages_path=pages_path, chrome=chrome)
     assert again == samples
-    other = build_corpus("test", seed=1, n_docs=N_DOCS, path=data_path)
+    other = build_corpus("test", seed=1, n_docs=N_DOCS, path=data_path, pages_path=pages_path, chrome=chrome)
     assert [s.doc["text"] for s in other] != [s.doc["text"] for s in samples]
 
 
-def test_corpus_does_not_depend_on_hash_seed(data_path: Path, samples: list[Sample]) -> None:
+def test_corpus_does_not_depend_on_hash_seed(
+    data_path: Path, pages_path: Path | None, samples: list[Sample]
+) -> None:
     # Set iteration order changes with PYTHONHASHSEED; the corpus must not.
     script = (
         "import dataclasses, hashlib, json, sys\n"
         "from benchmarks.corpus import build_corpus\n"
-        f"s = build_corpus('test', seed=0, n_docs={N_DOCS}, path=sys.argv[1])\n"
+        "pages = sys.argv[2] or None\n"
+        f"s = build_corpus('test', seed=0, n_docs={N_DOCS}, path=sys.argv[1], pages_path=pages, chrome=bool(pages))\n"
         "p = json.dumps([dataclasses.asdict(x) for x in s], sort_keys=True, ensure_ascii=False)\n"
         "print(hashlib.sha256(p.encode('utf-8')).hexdigest())\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(REPO)}
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(data_path)], capture_output=True, text=True, env=env, check=True
-    )
+    args = [sys.executable, "-c", script, str(data_path), str(pages_path or "")]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, check=True)
     assert done.stdout.strip() == _digest(samples)
 
 
@@ -261,11 +291,69 @@ def test_a_quarter_or_more_is_clean(samples: list[Sample]) -> None:
         assert sample.expected_text == sample.doc["text"]
 
 
-def test_every_damage_type_and_label_present(samples: list[Sample]) -> None:
+def test_every_damage_type_and_label_present(pages_path: Path | None, samples: list[Sample]) -> None:
+    without = set() if pages_path else {"chrome"}
     tags = Counter(tag for s in samples for tag in s.damage)
-    assert set(tags) == set(DAMAGE_TAGS)
+    assert set(tags) == set(DAMAGE_TAGS) - without
     labels = Counter(label for s in samples for label in s.paragraph_labels)
-    assert set(labels) == set(LABELS)
+    assert set(labels) == set(LABELS) - without
+
+
+def test_without_chrome_the_corpus_has_none(data_path: Path) -> None:
+    samples = build_corpus("test", seed=0, n_docs=60, path=data_path, chrome=False)
+    assert all("chrome" not in s.damage and "chrome" not in s.paragraph_labels for s in samples)
+    assert {tag for s in samples for tag in s.damage} == set(DAMAGE_TAGS) - {"chrome"}
+
+
+def test_without_page_data_the_corpus_fails_clearly(
+    data_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEDUP_PAGES_DATA", str(tmp_path / "missing.jsonl.gz"))
+    with pytest.raises(FileNotFoundError, match=r"page chrome .*DEDUP_PAGES_DATA"):
+        build_corpus("test", seed=0, n_docs=60, path=data_path)
+
+
+# --------------------------------------------------------------------------
+# Page chrome, from the real pages
+
+
+def test_chrome_lines_are_short_lines_with_letters(chrome_lines: ChromeLines) -> None:
+    assert set(chrome_lines.places) == set(CHROME_PLACES)
+    for where, pages in chrome_lines.places.items():
+        assert pages, where
+        for lines in pages:
+            assert lines
+            for line in lines:
+                assert 0 < len(line) <= CHROME_MAX_CHARS
+                assert any(c.isalpha() for c in line)
+                assert line == normalise_space(line)
+
+
+def test_chrome_is_drawn_from_the_page_furniture_at_its_place(
+    chrome_lines: ChromeLines, samples: list[Sample]
+) -> None:
+    pools = {where: {line for lines in pages for line in lines} for where, pages in chrome_lines.places.items()}
+    seen: Counter[str] = Counter()
+    for sample in samples:
+        labels = sample.paragraph_labels
+        content = [i for i, label in enumerate(labels) if label != "chrome"]
+        for i, (line, label) in enumerate(zip(sample.lines, labels, strict=True)):
+            if label != "chrome":
+                continue
+            where = "top" if i < content[0] else "bottom" if i > content[-1] else "between"
+            assert line in pools[where], (sample.id, i, where)
+            assert sample.origins[i] is None
+            seen[where] += 1
+    assert set(seen) == set(CHROME_PLACES), seen
+
+
+def test_agencies_are_not_the_detectors_list() -> None:
+    from dedup.topic.form import FORM_SIGNALS, form_signals
+
+    known = [name for name in _AGENCIES if dict(zip(FORM_SIGNALS, form_signals(name), strict=True))["caption"]]
+    assert len(set(_AGENCIES)) == len(_AGENCIES) == 22
+    # The comment above _AGENCIES says 10 of its 22 names are in dedup/topic/form.py's list.
+    assert len(known) == 10, known
 
 
 def test_damage_tags_match_labels(samples: list[Sample]) -> None:
@@ -359,7 +447,7 @@ def test_oracle_scores_one(samples: list[Sample]) -> None:
     assert results["documents"]["f1"] == 1.0
     assert results["documents"]["set_f1"] == 1.0
     assert all(values["f1"] == 1.0 for values in results["by_damage"].values() if values["n"])
-    assert all(values["rate"] == 1.0 for values in results["paragraphs"].values())
+    assert all(values["rate"] == 1.0 for values in results["paragraphs"].values() if values["lines"])
     assert all(values["passed"] and values["value"] == 1.0 for values in results["targets"].values())
     level = results["document_level"]
     assert level["syndicated_copies_dropped"] == 1.0
@@ -382,3 +470,8 @@ def test_noop_scores_below_targets(samples: list[Sample]) -> None:
     assert results["documents"]["recall"] == 1.0
     assert results["by_damage"]["clean"]["f1"] == 1.0
     assert results["by_damage"]["syndicated_copy"]["f1"] == 0.0
+
+
+def test_chrome_source_is_checked() -> None:
+    with pytest.raises(ValueError, match="chrome source must be one of"):
+        load_chrome(source="elsewhere")

@@ -1,36 +1,44 @@
 """Quality gate: the development benchmark must not regress.
 
-Builds the labelled damaged corpus from the BBC News 2005 data (read in
-place, never copied into the repository), runs the default cleaner and
-compares with the pinned floors in ``benchmarks/quality_baseline.json``.
-Without the data the gate is skipped on a developer machine and fails in
-CI (``CI`` set), so a missing data set can never pass for good quality.
+Builds the labelled damaged corpus from the BBC News 2005 data, with page
+chrome drawn from the real-page data (both read in place, never copied into
+the repository), runs the default cleaner and compares with the pinned
+floors in ``benchmarks/quality_baseline.json``. Without the data the gate
+is skipped on a developer machine and fails in CI (``CI`` set), so a
+missing data set can never pass for good quality.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from benchmarks.corpus import build_corpus, find_bbc_data
+from benchmarks.pages import find_pages_data
 from benchmarks.quality import evaluate, second_pass
 from dedup import Cleaner
 
 BASELINE = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "quality_baseline.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def samples() -> list[Any]:
+def _require(find: Callable[[], Path], what: str) -> None:
     try:
-        find_bbc_data()
+        find()
     except FileNotFoundError as exc:
         if os.environ.get("CI"):
-            pytest.fail(f"the quality gate needs the BBC data in CI: {exc}")
+            pytest.fail(f"the quality gate needs the {what} in CI: {exc}")
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def samples() -> list[Any]:
+    _require(find_bbc_data, "BBC data")
+    _require(find_pages_data, "real-page data (the page chrome of the corpus)")
     return build_corpus(**BASELINE["corpus"])
 
 
@@ -59,7 +67,10 @@ def _measured(results: dict[str, Any]) -> dict[str, float]:
     }
 
 
-_NOT_RATES = {"false_document_drops_max", "second_pass_changed_max"}
+_NOT_RATES = {
+    "false_document_drops_max",
+    "second_pass_changed_max",
+}
 
 
 @pytest.mark.slow
@@ -80,3 +91,4 @@ def test_second_pass_changes_few_documents(samples: list[Any]) -> None:
     """Cleaning the output again changes at most the pinned share of documents (the topic stage's rounds)."""
     values = second_pass(samples)
     assert values["rate"] <= BASELINE["floors"]["second_pass_changed_max"], values
+
