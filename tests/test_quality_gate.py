@@ -3,9 +3,10 @@
 Builds the labelled damaged corpus from the BBC News 2005 data, with page
 chrome drawn from the real-page data (both read in place, never copied into
 the repository), runs the default cleaner and compares with the pinned
-floors in ``benchmarks/quality_baseline.json``. Without the data the gate
-is skipped on a developer machine and fails in CI (``CI`` set), so a
-missing data set can never pass for good quality.
+floors in ``benchmarks/quality_baseline.json``; also cleans the unedited
+test articles and holds the count of paragraphs removed from them. Without
+the data the gate is skipped on a developer machine and fails in CI (``CI``
+set), so a missing data set can never pass for good quality.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 
 from benchmarks.corpus import build_corpus, find_bbc_data
 from benchmarks.pages import find_pages_data
-from benchmarks.quality import evaluate, second_pass
+from benchmarks.quality import evaluate, second_pass, unedited
 from dedup import Cleaner
 
 BASELINE = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "quality_baseline.json").read_text())
@@ -70,6 +71,8 @@ def _measured(results: dict[str, Any]) -> dict[str, float]:
 _NOT_RATES = {
     "false_document_drops_max",
     "second_pass_changed_max",
+    "unedited_removed_max",
+    "unedited_body_removed_max",
 }
 
 
@@ -92,3 +95,18 @@ def test_second_pass_changes_few_documents(samples: list[Any]) -> None:
     values = second_pass(samples)
     assert values["rate"] <= BASELINE["floors"]["second_pass_changed_max"], values
 
+
+@pytest.mark.slow
+def test_unedited_articles_lose_no_more_paragraphs() -> None:
+    """Of the unedited test articles, no more lines are removed as off-topic (or furniture) than pinned.
+
+    The figure is deterministic, so the pins are the measured counts: any
+    further false removal fails. Its target (``UNEDITED_TARGET``, 0.2 %) is
+    not met yet; see benchmarks/README.md.
+    """
+    _require(find_bbc_data, "BBC data")
+    values = unedited("test")
+    floors = BASELINE["floors"]
+    examples = values["examples"]
+    assert values["counted"] <= floors["unedited_removed_max"], (values["counted"], examples)
+    assert values["counted_body"] <= floors["unedited_body_removed_max"], (values["counted_body"], examples)
