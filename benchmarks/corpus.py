@@ -988,7 +988,8 @@ def _insert_captions(body: list[_Line], host: Article, rng: Random) -> list[_Lin
 
 
 class _Builder:
-    """Builds documents for one split; all randomness comes from ``rng``."""
+    """Builds documents for one split; randomness comes from ``rng``, and from two streams seeded
+    with ``seed`` for captions and chrome."""
 
     def __init__(self, articles: Sequence[Article], rng: Random, seed: int, chrome: ChromeLines | None) -> None:
         self.articles = list(articles)
