@@ -28,6 +28,10 @@ below); it must not look at ``gold``.
 - ``dedup``: :class:`dedup.Cleaner` with document deduplication off
   (``Config(dedup=DedupConfig(documents=False))``), a fresh cleaner per
   page, so that no state crosses pages.
+- ``dedup-furniture``: ``dedup`` with its furniture stage on
+  (``--furniture``), each page scored by the furniture model of the
+  protocol below (the run-time one saved to a temporary file, deleted at
+  the end).
 - ``furniture``: :mod:`dedup.furniture` removal alone: paragraphs scoring
   at or above the model's threshold are dropped, never every paragraph.
 - ``furniture+dedup``: furniture removal, then ``dedup`` on what remains.
@@ -48,6 +52,7 @@ import gzip
 import json
 import re
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -68,7 +73,7 @@ SOURCES = ("dragnet", "cleaneval")
 INPUTS = ("text", "trafilatura")
 SHINGLE_SIZE = 4
 LOST_DROP = 0.2
-METHODS = ("asis", "dedup", "furniture", "furniture+dedup")
+METHODS = ("asis", "dedup", "dedup-furniture", "furniture", "furniture+dedup")
 
 _TOKEN = re.compile(r"\w+")
 
@@ -250,21 +255,44 @@ def _identity(text: str) -> str:
     return text
 
 
-def dedup_factory() -> CleanerFactory:
-    """Current dedup without document deduplication, a fresh cleaner per page."""
-    from dedup import Cleaner, Config, DedupConfig, TopicModel
+def dedup_factory(furniture: dict[str, str] | None = None) -> CleanerFactory:
+    """Current dedup without document deduplication, a fresh cleaner per page.
 
-    config = Config(dedup=DedupConfig(documents=False))
-    model = TopicModel.load(config.topic.model) if config.topic.model else TopicModel.default()
+    Args:
+        furniture: With the furniture stage on (``--furniture``): the path of
+            the furniture model that scores each page source (the protocol
+            of :func:`benchmarks.train_furniture.furniture_models`).
+    """
+    from dedup import Cleaner, Config, DedupConfig, FurnitureConfig, TopicModel
+
+    configs = {
+        source: Config(
+            dedup=DedupConfig(documents=False),
+            furniture=FurnitureConfig(enabled=furniture is not None, model=(furniture or {}).get(source)),
+        )
+        for source in SOURCES
+    }
+    model = TopicModel.default()
 
     def factory(page: Page) -> Clean:
         def clean(text: str) -> str:
             # A fresh cleaner per page: no index, boilerplate or document state crosses pages.
-            return Cleaner(config, model=model).clean_text(text, id=page.id).text
+            return Cleaner(configs[page.source], model=model).clean_text(text, id=page.id).text
 
         return clean
 
     return factory
+
+
+def _furniture_files(seed: int, threshold: float | None, directory: Path) -> dict[str, str]:
+    """The furniture models of the protocol, saved under ``directory`` (a temporary one: never kept)."""
+    from benchmarks.train_furniture import furniture_models
+
+    paths = {}
+    for source, model in furniture_models(seed=seed, threshold=threshold).items():
+        paths[source] = str(directory / f"furniture-{source}.npz")
+        model.save(paths[source])
+    return paths
 
 
 def run(factory: CleanerFactory, pages: Iterable[Page], inputs: Sequence[str] = INPUTS) -> dict[str, list[PageScore]]:
@@ -323,11 +351,12 @@ def _as_json(results: dict[str, dict[str, dict[str, Summary]]]) -> dict[str, Any
 
 
 def make_factories(
-    names: Sequence[str], pages: Sequence[Page], seed: int, threshold: float | None = None
+    names: Sequence[str], pages: Sequence[Page], seed: int, threshold: float | None = None, scratch: Path | None = None
 ) -> dict[str, CleanerFactory]:
     """The cleaner factories called ``names`` (see the module docstring).
 
-    The furniture models are built once, and only when a method needs them.
+    The furniture models are built once, and only when a method needs them;
+    ``dedup-furniture`` needs ``scratch``, a temporary directory for them.
     """
     unknown = [name for name in names if name not in METHODS]
     if unknown:
@@ -341,6 +370,11 @@ def make_factories(
     built: dict[str, CleanerFactory | None] = {
         "asis": as_is,
         "dedup": dedup,
+        "dedup-furniture": (
+            dedup_factory(_furniture_files(seed, threshold, scratch))
+            if "dedup-furniture" in names and scratch is not None
+            else None
+        ),
         "furniture": furniture,
         "furniture+dedup": _chain(furniture, dedup) if furniture and dedup else None,
     }
@@ -373,14 +407,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
     if not set(inputs) <= set(INPUTS):
         parser.error(f"--inputs takes {', '.join(INPUTS)}")
-    factories = make_factories(names, pages, args.seed, args.furniture_threshold)
-    base = run(as_is, pages, inputs)
     results: dict[str, dict[str, dict[str, Summary]]] = {}
-    for name, factory in factories.items():
-        start = time.perf_counter()
-        scores = base if name == "asis" else run(factory, pages, inputs)
-        results[name] = tabulate(pages, scores, base)
-        print(f"{name}: {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="dedup-pages-") as scratch:
+        factories = make_factories(names, pages, args.seed, args.furniture_threshold, Path(scratch))
+        base = run(as_is, pages, inputs)
+        for name, factory in factories.items():
+            start = time.perf_counter()
+            scores = base if name == "asis" else run(factory, pages, inputs)
+            results[name] = tabulate(pages, scores, base)
+            print(f"{name}: {time.perf_counter() - start:.1f} s", file=sys.stderr)
     print(format_table(results))
     if args.json:
         args.json.write_text(json.dumps(_as_json(results), indent=1) + "\n", encoding="utf-8")

@@ -216,13 +216,14 @@ def fit_model(
     return model, curve
 
 
-def furniture_factory(
+def furniture_models(
     seed: int = 0, shipped: FurnitureModel | None = None, threshold: float | None = None
-) -> Callable[[Page], Callable[[str], str]]:
-    """The benchmark's furniture cleaner factory (the protocol in the module docstring).
+) -> dict[str, FurnitureModel]:
+    """The model that scores each page source (the protocol in the module docstring).
 
-    Dragnet pages are cleaned with the shipped model (or ``shipped``);
-    CleanEval pages with a model fitted here on BBC train and every Dragnet page.
+    Dragnet pages are scored with the shipped model (or ``shipped``);
+    CleanEval pages with a model fitted here on BBC train and every Dragnet
+    page, which is never saved.
 
     Args:
         seed: Seed of the cross-validation folds of the run-time model.
@@ -246,6 +247,14 @@ def furniture_factory(
         f"{models['cleaneval'].threshold_:.2f} (fitted on Dragnet, for CleanEval)",
         file=sys.stderr,
     )
+    return models
+
+
+def furniture_factory(
+    seed: int = 0, shipped: FurnitureModel | None = None, threshold: float | None = None
+) -> Callable[[Page], Callable[[str], str]]:
+    """The benchmark's furniture cleaner factory: :func:`furniture_models`' model of the page's source, alone."""
+    models = furniture_models(seed, shipped, threshold)
 
     def factory(page: Page) -> Callable[[str], str]:
         model = models[page.source]
