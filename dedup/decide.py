@@ -98,6 +98,7 @@ def off_topic(
     substantial: np.ndarray,
     topic: TopicConfig,
     lengths: np.ndarray | None = None,
+    teaser_form: np.ndarray | None = None,
 ) -> np.ndarray:
     """Which of a document's (non-repeat) paragraphs are off-topic.
 
@@ -108,7 +109,11 @@ def off_topic(
     run starts at a substantial paragraph (a teaser, a widget), never at a
     short plain line: articles end in lists of names and fixtures, and those
     are theirs. The run never holds more than :data:`TRAILER_MAX_SHARE` of
-    the document's characters. Before the run, only paragraphs shaped like
+    the document's characters, and a run of one paragraph needs a teaser's
+    form (``teaser_form``: a kicker, a cut sentence, a caption or chrome): a
+    lone last paragraph in plain prose is the article's own ending far more
+    often than a teaser (on unedited BBC articles, 15 of the 25 false
+    removals). Before the run, only paragraphs shaped like
     page furniture (captions, chrome, kickers) and no longer than
     :data:`JUNK_MAX_CHARS` are removed, at ``topic.inner_threshold``.
 
@@ -118,6 +123,8 @@ def off_topic(
         substantial: Paragraphs that may open a trailing run.
         topic: Thresholds.
         lengths: The paragraphs' lengths in characters (no length limit when not given).
+        teaser_form: Paragraphs with a teaser's form (see :meth:`TopicModel.teaser_form`);
+            when not given, a run of one paragraph needs none.
 
     Returns:
         A boolean mask over ``scores``.
@@ -126,7 +133,7 @@ def off_topic(
     drop = np.zeros(m, dtype=bool)
     if m < 2:
         return drop
-    end = trailer_start(scores, substantial, topic, lengths)
+    end = trailer_start(scores, substantial, topic, lengths, teaser_form)
     drop[end:] = True
     inner = (scores[:end] >= topic.inner_threshold) & junk[:end]
     if lengths is not None:
@@ -138,7 +145,11 @@ def off_topic(
 
 
 def trailer_start(
-    scores: np.ndarray, substantial: np.ndarray, topic: TopicConfig, lengths: np.ndarray | None = None
+    scores: np.ndarray,
+    substantial: np.ndarray,
+    topic: TopicConfig,
+    lengths: np.ndarray | None = None,
+    teaser_form: np.ndarray | None = None,
 ) -> int:
     """Where the trailing run of off-topic paragraphs starts (``len(scores)`` when there is none).
 
@@ -160,6 +171,8 @@ def trailer_start(
         end = m  # a "run" from the first paragraph has no article to stand apart from
     if lengths is not None and lengths[end:].sum() > TRAILER_MAX_SHARE * lengths.sum():
         end = m
+    if teaser_form is not None and end == m - 1 and not teaser_form[end]:
+        end = m
     return end
 
 
@@ -173,6 +186,7 @@ def topic_decisions(
     explain: Callable[[list[int]], list[dict[str, float]]] | None = None,
     lengths: np.ndarray | None = None,
     furniture_shaped: np.ndarray | None = None,
+    teaser_form: np.ndarray | None = None,
 ) -> list[Decision]:
     """Apply the topic stage to the paragraphs still kept.
 
@@ -195,9 +209,10 @@ def topic_decisions(
             a removal then carries the strongest in ``metadata["signals"]``.
         lengths: The candidates' lengths in characters (see :func:`off_topic`).
         furniture_shaped: Which candidates have the form of page furniture.
+        teaser_form: Which candidates have a teaser's form (see :func:`off_topic`).
     """
     out = list(decisions)
-    drops = off_topic(scores, junk, substantial, topic, lengths)
+    drops = off_topic(scores, junk, substantial, topic, lengths, teaser_form)
     removed = np.flatnonzero(drops).tolist()
     why = dict(zip(removed, explain(removed), strict=True)) if explain is not None and removed else {}
     for n, (i, drop, score) in enumerate(zip(candidates, drops, scores.tolist(), strict=True)):

@@ -466,6 +466,7 @@ class FurnitureModel(BaseEstimator):
             Per document, per paragraph, a dict from signal name to its term
             in the log-odds (the intercept under ``"intercept"``).
         """
+        self._check_fitted()
         intercept = round(self.intercept_, 4)
         rows = [{"intercept": intercept, **terms} for terms in self.signal_contributions(signals(X))]
         bounds = np.cumsum([0] + [len(doc) for doc in X])

@@ -182,3 +182,19 @@ def test_a_long_paragraph_shaped_like_a_kicker_is_not_removed_before_the_run() -
     lengths = np.array([300, 80, JUNK_MAX_CHARS + 1, 300])
     assert off_topic(scores, junk, substantial, topic, lengths).tolist() == [False, True, False, False]
     assert off_topic(scores, junk, substantial, topic).tolist() == [False, True, True, False]
+
+
+def test_a_lone_last_paragraph_needs_a_teasers_form_to_go() -> None:
+    """A trailing run of one paragraph in plain prose is the article's own ending; with a kicker or a cut
+    sentence it is a teaser. Runs of two or more are judged by their scores alone."""
+    topic = TopicConfig()
+    scores = np.array([0.05, 0.1, 0.1, 0.97])
+    junk = np.zeros(4, dtype=bool)
+    substantial = np.ones(4, dtype=bool)
+    plain = np.zeros(4, dtype=bool)
+    kicker = np.array([False, False, False, True])
+    assert off_topic(scores, junk, substantial, topic, teaser_form=plain).tolist() == [False] * 4
+    assert off_topic(scores, junk, substantial, topic, teaser_form=kicker).tolist() == [False, False, False, True]
+    assert off_topic(scores, junk, substantial, topic).tolist() == [False, False, False, True]
+    two = np.array([0.05, 0.1, 0.97, 0.97])
+    assert off_topic(two, junk, substantial, topic, teaser_form=plain).tolist() == [False, False, True, True]

@@ -247,6 +247,20 @@ class TopicModel(BaseEstimator):
             (matrix[:, Signal.CAPTION] > 0) | (matrix[:, Signal.CHROME] > 0) | (matrix[:, Signal.UNDER_HEADER] > 0)
         ) & (matrix[:, Signal.KICKER] == 0)
 
+    @staticmethod
+    def teaser_form(matrix: np.ndarray) -> np.ndarray:
+        """Which rows have a form that marks text added to a page: a kicker, a cut sentence, a caption, chrome.
+
+        The decide stage lets a trailing run of one paragraph go only when it
+        has such a form (:func:`dedup.decide.off_topic`).
+        """
+        return (
+            (matrix[:, Signal.KICKER] > 0)
+            | (matrix[:, Signal.UNTERMINATED] > 0)
+            | (matrix[:, Signal.CAPTION] > 0)
+            | (matrix[:, Signal.CHROME] > 0)
+        )
+
     def contributions(self, matrix: np.ndarray) -> list[dict[str, float]]:
         """Each signal's share of the log-odds, per row of a signal matrix, to explain a score.
 
