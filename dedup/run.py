@@ -67,6 +67,7 @@ def clean_files(
     engine: str = "local",
     ray_address: str | None = None,
     progress: ProgressHook | None = None,
+    config_file: PathArg | None = None,
 ) -> Summary:
     """Clean files into an output file or directory, with a report and a summary.
 
@@ -111,6 +112,8 @@ def clean_files(
             and bytes read so far, the inputs' total size when known) after
             every document, to show how far the run has got; nothing is
             printed otherwise.
+        config_file: The configuration file ``config`` was read from
+            (:mod:`dedup.configfile`), recorded in the summary.
 
     Returns:
         The counts of the run (what ``summary`` holds), with its
@@ -151,7 +154,7 @@ def clean_files(
     files = list_inputs(names)
     all_jsonl = _check_layout(files, names, targets, annotate)
     run = _Run(files, config or Config(), all_jsonl, targets, annotate, on_error, workers or default_workers(),
-               index_url, meter)
+               index_url, meter, None if config_file is None else os.fspath(config_file))
     if engine == "ray":
         from dedup.engines.ray import clean_stream, connect
 
@@ -355,6 +358,7 @@ class _Run:
         workers: int,
         index: str | None = None,
         meter: Meter | None = None,
+        config_file: str | None = None,
     ) -> None:
         self.files = files
         self.config = config
@@ -365,6 +369,7 @@ class _Run:
         self.workers = workers
         self.index = index
         self.meter = meter or Meter()
+        self.config_file = config_file
 
     def clean(
         self, engine: Callable[[Iterable[Document | InvalidRecord]], Iterable[CleanResult]] | None = None,
@@ -493,7 +498,8 @@ class _Run:
         if self.targets.summary:
             counts.timing = self.meter.timing()  # as of now: what comes after (an index saved) is not in it
             with open_output(self.targets.summary) as summary_out:
-                data = counts.to_dict(__version__, self.config.fingerprint(), self.config.to_dict(), engine)
+                data = counts.to_dict(__version__, self.config.fingerprint(), self.config.to_dict(), engine,
+                                      self.config_file)
                 summary_out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
     def _settings(self) -> dict[str, Any]:
