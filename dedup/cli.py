@@ -140,7 +140,7 @@ def resolve_config(ctx: click.Context, options: dict[str, Any], config_file: str
         setting
         for name in options
         if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
-        for setting in OPTION_SETTINGS[name]
+        for setting in _settings_of(name)
     )
     try:
         from_options = config_from_options(**options)
@@ -156,6 +156,17 @@ def resolve_config(ctx: click.Context, options: dict[str, Any], config_file: str
         return Settings(Config.from_dict(data, source=f"{file.where} with the command-line options"), file, given)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _settings_of(option: str) -> tuple[tuple[str, str], ...]:
+    """The settings an option of :func:`config_from_options` sets: :data:`OPTION_SETTINGS`, else the one
+    setting of the same name."""
+    if option in OPTION_SETTINGS:
+        return OPTION_SETTINGS[option]
+    found = tuple((section, option) for section, values in _DEFAULTS.to_dict().items() if option in values)
+    if len(found) != 1:  # a new option needs its entry in OPTION_SETTINGS
+        raise TypeError(f"no setting for the option {option!r}; add it to OPTION_SETTINGS")
+    return found
 
 
 def config_option(function: F) -> F:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import tomllib
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from dedup.cli import _settings_of, config_from_options
 from dedup.config import Config
 from dedup.configfile import find_config_file, read_config_file, to_toml
 from dedup.errors import ConfigError
@@ -243,3 +245,11 @@ def test_to_toml_writes_what_tomllib_reads():
 
     assert read == {section: {k: v for k, v in values.items() if v is not None} for section, values in data.items()}
     assert Config.from_dict(read).to_dict() == data, "a key left out (TOML has no null) is its default, None"
+
+
+def test_every_option_of_the_config_names_the_settings_it_sets():
+    keys = Config().to_dict()
+
+    for name in inspect.signature(config_from_options).parameters:
+        settings = _settings_of(name)
+        assert settings and all(key in keys[section] for section, key in settings), name
