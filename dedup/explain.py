@@ -65,6 +65,8 @@ class ParagraphExplanation:
             up most, with their contributions to the log-odds.
         duplicate_of: What a repeat repeats: a paragraph of this or an
             earlier document, or an earlier document.
+        model: For a ``furniture`` removal, the model that scored it
+            (``"topic"`` or ``"furniture"``).
     """
 
     index: int
@@ -74,6 +76,7 @@ class ParagraphExplanation:
     score: float
     signals: dict[str, float] = field(default_factory=dict)
     duplicate_of: Ref | None = None
+    model: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +87,7 @@ class ParagraphExplanation:
             "score": round(self.score, 6),
             "signals": self.signals,
             "duplicate_of": None if self.duplicate_of is None else self.duplicate_of.to_dict(),
+            "model": self.model,
         }
 
 
@@ -199,7 +203,7 @@ def explain(
     explained = tuple(
         ParagraphExplanation(
             p.index, p.text, d.kept, None if d.reason is None else d.reason.value, float(d.score),
-            dict(d.metadata.get("signals", {})), d.duplicate_of,
+            dict(d.metadata.get("signals", {})), d.duplicate_of, d.metadata.get("model"),
         )
         for p, d in zip(paragraphs, result.decisions, strict=True)
     )
@@ -267,6 +271,8 @@ def render(found: Explanation, style: Style = _plain) -> str:
             head = style("kept", fg="green") + f"  off-topic probability {p.score:.3f}"
         else:
             head = style(f"removed  {p.reason}", fg="red") + f"  score {p.score:.3f}"
+            if p.model is not None:
+                head += f"  ({p.model} model)"
             if p.duplicate_of is not None:
                 head += f"  repeats {where(p.duplicate_of)}"
             if p.signals:

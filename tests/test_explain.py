@@ -64,9 +64,12 @@ def test_teasers_carry_their_score_and_signals(run, seeds_dir):
     result = run("explain", seeds_dir / SEED_002, "--id", SEED_002)
 
     assert result.exit_code == 0, result.output
+    assert [p.model for p in removed.values()] == ["topic", None, None, None, None], "the credit line's scorer"
     for p in removed.values():
         first_signal = next(iter(p.signals))
-        assert f"[{p.index}] removed  {p.reason}  score {p.score:.3f}  signals: {first_signal} " in result.stdout
+        scorer = "" if p.model is None else f"  ({p.model} model)"
+        assert f"[{p.index}] removed  {p.reason}  score {p.score:.3f}{scorer}  signals: {first_signal} " \
+            in result.stdout
     assert f"kept, {found.kept} of {len(found.paragraphs)} paragraphs" in result.stdout
 
 
