@@ -11,17 +11,20 @@ stderr.
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from dedup import __version__
 from dedup.config import Config, DedupConfig, FurnitureConfig, InputConfig, TopicConfig
+from dedup.configfile import ConfigFile, find_config_file, read_config_file, to_toml
 from dedup.errors import ArgumentError, ConfigError, DedupError, WordedError
 from dedup.terminal import terminal_output
 
@@ -81,6 +84,100 @@ def config_from_options(
     )
 
 
+#: The settings (section, key) that each option of :func:`config_from_options` sets: a configuration file's
+#: values give way to the options given on the command line.
+OPTION_SETTINGS: dict[str, tuple[tuple[str, str], ...]] = {
+    "dup_threshold": (("dedup", "threshold"),),
+    "doc_threshold": (("dedup", "doc_threshold"),),
+    "topic_threshold": (("topic", "threshold"),),
+    "topic_rounds": (("topic", "rounds"),),
+    "no_dedup": (("dedup", "enabled"), ("dedup", "documents")),
+    "no_topic": (("topic", "enabled"),),
+    "furniture": (("furniture", "enabled"),),
+    "furniture_threshold": (("furniture", "threshold"),),
+    "no_doc_dedup": (("dedup", "documents"),),
+    "cross_doc_paragraphs": (("dedup", "cross_doc_paragraphs"),),
+    "boilerplate": (("dedup", "boilerplate"),),
+    "text_field": (("input", "text_field"),),
+    "id_field": (("input", "id_field"),),
+    "model": (("topic", "model"),),
+    "max_doc_bytes": (("input", "max_doc_bytes"),),
+    "max_paragraphs": (("input", "max_paragraphs"),),
+}
+
+
+class Settings(NamedTuple):
+    """The configuration of a command, and where it came from.
+
+    Attributes:
+        config: The settings.
+        file: The configuration file read (``None``: none).
+        given: The (section, key) settings the command line set.
+    """
+
+    config: Config
+    file: ConfigFile | None
+    given: frozenset[tuple[str, str]]
+
+
+def resolve_config(ctx: click.Context, options: dict[str, Any], config_file: str | None) -> Settings:
+    """The settings of a command: defaults, then the configuration file, then the options given.
+
+    The file is ``config_file`` (``--config``), else the ``[tool.dedup]`` table
+    of ``pyproject.toml`` in the working directory, if any. An option counts
+    as given when it was on the command line (or in its environment
+    variable), not when it holds its default.
+
+    Raises:
+        click.UsageError: Options that contradict each other.
+        click.ClickException: The configuration file cannot be used.
+    """
+    try:
+        file = read_config_file(config_file) if config_file is not None else find_config_file()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    given = frozenset(
+        setting
+        for name in options
+        if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+        for setting in _settings_of(name)
+    )
+    try:
+        from_options = config_from_options(**options)
+    except ConfigError as exc:  # e.g. --text-field equal to --id-field
+        raise click.UsageError(str(exc)) from exc
+    if file is None:
+        return Settings(from_options, None, given)
+    data = {section: dict(values) for section, values in file.data.items()}
+    chosen = from_options.to_dict()
+    for section, key in given:
+        data.setdefault(section, {})[key] = chosen[section][key]
+    try:
+        return Settings(Config.from_dict(data, source=f"{file.where} with the command-line options"), file, given)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _settings_of(option: str) -> tuple[tuple[str, str], ...]:
+    """The settings an option of :func:`config_from_options` sets: :data:`OPTION_SETTINGS`, else the one
+    setting of the same name."""
+    if option in OPTION_SETTINGS:
+        return OPTION_SETTINGS[option]
+    found = tuple((section, option) for section, values in _DEFAULTS.to_dict().items() if option in values)
+    if len(found) != 1:  # a new option needs its entry in OPTION_SETTINGS
+        raise TypeError(f"no setting for the option {option!r}; add it to OPTION_SETTINGS")
+    return found
+
+
+def config_option(function: F) -> F:
+    """The ``--config`` option."""
+    return click.option(
+        "--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None,
+        help="Settings from this TOML file (see docs/config.md) [default: [tool.dedup] in ./pyproject.toml, "
+             "if any]; options given on the command line override it.",
+    )(function)
+
+
 def input_options(function: F) -> F:
     """Options that say how records are read."""
     options = [
@@ -111,8 +208,11 @@ def cleaning_options(function: F) -> F:
                      help="Off-topic probability at which trailing paragraphs (teasers, widgets) are removed."),
         click.option("--topic-rounds", type=click.IntRange(1, 100), default=_DEFAULTS.topic.rounds, show_default=True,
                      help="Most times a document is scored; after a removal what it kept is scored again."),
-        click.option("--no-dedup", is_flag=True, help="Keep repeated paragraphs and documents."),
-        click.option("--no-topic", is_flag=True, help="Keep off-topic paragraphs (no topic stage)."),
+        # Each switch has its opposite, so that the command line can undo what a configuration file sets.
+        click.option("--no-dedup/--dedup", "no_dedup", default=False,
+                     help="Keep repeated paragraphs and documents (--dedup: remove them, the default)."),
+        click.option("--no-topic/--topic", "no_topic", default=False,
+                     help="Keep off-topic paragraphs: no topic stage (--topic: remove them, the default)."),
         click.option("--furniture/--no-furniture", default=_DEFAULTS.furniture.enabled, show_default=True,
                      help="Score every line with the learned page-furniture model (menus, link lists, widgets, "
                           "comments, footers) and remove what it calls furniture. Off by default: on the real-page "
@@ -120,10 +220,11 @@ def cleaning_options(function: F) -> F:
         click.option("--furniture-threshold", type=click.FloatRange(0.0, 1.0), default=None,
                      help="Furniture probability at which --furniture removes a line "
                           "[default: the furniture model's own threshold]."),
-        click.option("--no-doc-dedup", is_flag=True, help="Keep documents that repeat earlier ones."),
-        click.option("--cross-doc-paragraphs", is_flag=True,
+        click.option("--no-doc-dedup/--doc-dedup", "no_doc_dedup", default=False,
+                     help="Keep documents that repeat earlier ones (--doc-dedup: drop them, the default)."),
+        click.option("--cross-doc-paragraphs/--no-cross-doc-paragraphs", default=False,
                      help="Also remove paragraphs that repeat paragraphs of earlier documents."),
-        click.option("--boilerplate", is_flag=True,
+        click.option("--boilerplate/--no-boilerplate", default=False,
                      help="Remove short lines (menus, widgets) already seen in two earlier documents."),
         click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
                      help="Topic model from `dedup fit-topic` [default: the model shipped with dedup]."),
@@ -187,9 +288,12 @@ Example:
               help="Write nothing to stderr but errors: no progress bar, no counts, no timing.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Also log what the run does on stderr: each input read, each batch, the index opened and saved.")
+@config_option
 @cleaning_options
 @input_options
+@click.pass_context
 def clean(
+    ctx: click.Context,
     inputs: tuple[str, ...],
     output: str,
     report: str | None,
@@ -204,6 +308,7 @@ def clean(
     ray_address: str | None,
     quiet: bool,
     verbose: bool,
+    config_file: str | None,
     **options: Any,
 ) -> None:
     """Clean INPUTS (.jsonl[.gz|.zst] files, .txt files, directories, or - for JSONL on stdin).
@@ -216,20 +321,96 @@ def clean(
     """
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose contradict each other; give one")
-    try:
-        config = config_from_options(**options)
-    except ConfigError as exc:  # e.g. --text-field equal to --id-field
-        raise click.UsageError(str(exc)) from exc
+    settings = resolve_config(ctx, options, config_file)
     from dedup.run import clean_files  # here: the cleaner's imports (numba, scikit-learn) wait for a command
 
     with _errors(), terminal_output(quiet, verbose) as progress:
-        counts = clean_files(inputs, output, config, report=report, summary=summary, annotate=annotate,
+        counts = clean_files(inputs, output, settings.config, report=report, summary=summary, annotate=annotate,
                              on_error=on_error, workers=workers, state=state_dir, resume=resume,
-                             index=index, engine=engine, ray_address=ray_address, progress=progress)
+                             index=index, engine=engine, ray_address=ray_address, progress=progress,
+                             config_file=None if settings.file is None else settings.file.path)
     if not quiet:
         click.echo(counts.short(), err=True)
         if counts.timing is not None:
             click.echo(counts.timing.short(), err=True)
+
+
+@cli.command()
+@click.argument("input_file", metavar="FILE", type=click.Path(allow_dash=True))
+@click.option("--id", "doc_id", required=True, help="The id of the document to explain (for a .txt input, its path).")
+@click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
+              help="On a bad record before the document: stop with exit code 1, or skip it as `clean` does.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes for the per-document work of the documents before it; the result does not depend "
+                   "on it.")
+@config_option
+@cleaning_options
+@input_options
+@click.pass_context
+def explain(
+    ctx: click.Context,
+    input_file: str,
+    doc_id: str,
+    on_error: Literal["raise", "skip"],
+    workers: int,
+    config_file: str | None,
+    **options: Any,
+) -> None:
+    """Show why each paragraph of one document of FILE is kept or removed.
+
+    FILE is what `dedup clean` reads (a .jsonl[.gz|.zst] or .txt file, a
+    directory, or - for JSONL on stdin), cleaned with the same options. The
+    documents before the one asked for are cleaned too, since a document
+    repeats only earlier ones; the rest are not read. Each paragraph is
+    shown with its decision, reason, score and the evidence (the signals of
+    an off-topic call, what a repeat repeats). Control characters in the
+    data are shown escaped (\\x1b, \\u202e).
+    """
+    settings = resolve_config(ctx, options, config_file)
+    from dedup.explain import explain as explain_document
+    from dedup.explain import render
+
+    with _errors():
+        found = explain_document(input_file, doc_id, settings.config, on_error=on_error, workers=workers)
+    click.echo(render(found, click.style))
+
+
+@cli.command("config")
+@click.option("--show", is_flag=True, help="Print the settings in effect and where each came from.")
+@click.option("--format", "output_format", type=click.Choice(["toml", "json"]), default="toml", show_default=True,
+              help="How --show prints them: a file for --config, or JSON as in a --summary.")
+@config_option
+@cleaning_options
+@input_options
+@click.pass_context
+def config_command(
+    ctx: click.Context, show: bool, output_format: str, config_file: str | None, **options: Any
+) -> None:
+    """Show the settings that `dedup clean` and `dedup explain` would use.
+
+    They come from the defaults, then the configuration file (--config, or
+    [tool.dedup] in ./pyproject.toml), then the options given here, as for
+    `dedup clean`. The TOML form marks each setting that is not a default
+    with where it came from, and is itself a valid --config file.
+    """
+    if not show:
+        raise click.UsageError("nothing to do: give --show to print the settings in effect")
+    settings = resolve_config(ctx, options, config_file)
+    data = settings.config.to_dict()
+    if output_format == "json":
+        click.echo(json.dumps({"config_file": None if settings.file is None else settings.file.path, "config": data},
+                              indent=2, ensure_ascii=False))
+        return
+    notes: dict[str, dict[str, str]] = {}
+    if settings.file is not None:
+        for section, values in settings.file.data.items():
+            for key in values:
+                notes.setdefault(section, {})[key] = f"from {settings.file.where}"
+    for section, key in settings.given:
+        notes.setdefault(section, {})[key] = "from the command line"
+    source = "defaults only" if settings.file is None else f"defaults, {settings.file.where}"
+    click.echo(f"# dedup {__version__}: {source}" + (", command-line options" if settings.given else ""))
+    click.echo(to_toml(data, notes), nl=False)
 
 
 #: How the command line calls the arguments of the library's functions, in messages.
@@ -245,6 +426,8 @@ OPTION_NAMES = {
     "index": "--index",
     "engine": "--engine",
     "ray_address": "--ray-address",
+    "holdout": "--holdout",
+    "seed": "--seed",
 }
 
 
@@ -274,17 +457,37 @@ Example:
 @click.option("--id-field", default="id", show_default=True,
               help="JSON key of the document a paragraph belongs to; consecutive records with one id form a "
                    "document, in order.")
-def fit_topic(labelled: str, output: Path, text_field: str, id_field: str) -> None:
+@click.option("--holdout", type=click.FloatRange(0.0, 0.9), default=0.2, show_default=True,
+              help="Share of the documents held out to check the model before fitting on all (0: no check).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the choice of held-out documents.")
+def fit_topic(labelled: str, output: Path, text_field: str, id_field: str, holdout: float, seed: int) -> None:
     """Fit a topic model on LABELLED paragraphs: JSONL records {"text", "label": "keep"|"drop", "id"}.
 
     Records that share an id (one after another) are the paragraphs of one
     document; give whole documents, so the model learns how paragraphs
     cohere. Records without an id are documents of one paragraph.
+
+    The model replaces the shipped one. Before fitting it, a share of the
+    documents (--holdout) is held out, a model is fitted on the rest, and
+    the precision, recall and F1 of its removals on the held-out documents
+    are printed, beside the shipped model's on the same documents.
     """
     from dedup.run import fit_topic_file
 
     with _errors():
-        fitted = fit_topic_file(labelled, output, text_field=text_field, id_field=id_field)
+        fitted = fit_topic_file(labelled, output, text_field=text_field, id_field=id_field, holdout=holdout,
+                                seed=seed)
+    if fitted.quality is None or fitted.shipped is None:
+        click.echo(f"dedup: {fitted.note}", err=True)
+    else:
+        quality = fitted.quality
+        click.echo(
+            f"dedup: held out {fitted.held_out} of {fitted.documents} documents (--seed {seed}) and fitted on the "
+            f"rest; removals on the {quality.paragraphs} held-out paragraphs ({quality.drops} labelled drop): "
+            f"{quality.short()}; the shipped model's: {fitted.shipped.short()}",
+            err=True,
+        )
     click.echo(f"dedup: fitted a topic model on {fitted.paragraphs} paragraphs in {fitted.documents} "
                f"documents; saved to {output}", err=True)
 

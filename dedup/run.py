@@ -36,7 +36,7 @@ from typing import IO, Any, NamedTuple
 
 from dedup import __version__
 from dedup.cleaner import Cleaner, default_workers
-from dedup.config import Config
+from dedup.config import Config, DedupConfig
 from dedup.data import CleanResult, Document, Reason
 from dedup.errors import ArgumentError, InputError
 from dedup.labelled import read_labelled
@@ -67,6 +67,7 @@ def clean_files(
     engine: str = "local",
     ray_address: str | None = None,
     progress: ProgressHook | None = None,
+    config_file: PathArg | None = None,
 ) -> Summary:
     """Clean files into an output file or directory, with a report and a summary.
 
@@ -111,6 +112,8 @@ def clean_files(
             and bytes read so far, the inputs' total size when known) after
             every document, to show how far the run has got; nothing is
             printed otherwise.
+        config_file: The configuration file ``config`` was read from
+            (:mod:`dedup.configfile`), recorded in the summary.
 
     Returns:
         The counts of the run (what ``summary`` holds), with its
@@ -151,7 +154,7 @@ def clean_files(
     files = list_inputs(names)
     all_jsonl = _check_layout(files, names, targets, annotate)
     run = _Run(files, config or Config(), all_jsonl, targets, annotate, on_error, workers or default_workers(),
-               index_url, meter)
+               index_url, meter, None if config_file is None else os.fspath(config_file))
     if engine == "ray":
         from dedup.engines.ray import clean_stream, connect
 
@@ -163,15 +166,65 @@ def clean_files(
     return counts
 
 
+class Quality(NamedTuple):
+    """How well a topic model's removals match labels: removal is the positive class."""
+
+    precision: float | None  # None: nothing removed
+    recall: float | None  # None: nothing labelled drop
+    f1: float | None
+    paragraphs: int
+    documents: int
+    drops: int  # paragraphs labelled drop
+
+    def short(self) -> str:
+        def figure(value: float | None) -> str:
+            return "n/a" if value is None else f"{value:.3f}"
+
+        return f"precision {figure(self.precision)}, recall {figure(self.recall)}, F1 {figure(self.f1)}"
+
+
 class Fitted(NamedTuple):
-    """What :func:`fit_topic_file` fitted a model on."""
+    """What :func:`fit_topic_file` fitted a model on, and how it did on held-out documents.
+
+    Attributes:
+        paragraphs: Labelled paragraphs the saved model is fitted on (all of them).
+        documents: Their documents.
+        held_out: The documents held out for the check (0: no check).
+        quality: Removals of a model fitted on the other documents, on the
+            held-out ones (``None``: no check; see ``note``).
+        shipped: Removals of the model shipped with dedup on the same held-out documents.
+        note: Why there was no check, when there was none.
+    """
 
     paragraphs: int
     documents: int
+    held_out: int = 0
+    quality: Quality | None = None
+    shipped: Quality | None = None
+    note: str | None = None
 
 
-def fit_topic_file(labelled: PathArg, output: PathArg, *, text_field: str = "text", id_field: str = "id") -> Fitted:
+#: The fewest labelled documents with which :func:`fit_topic_file` holds some out for a check.
+MIN_DOCUMENTS_TO_CHECK = 10
+
+
+def fit_topic_file(
+    labelled: PathArg,
+    output: PathArg,
+    *,
+    text_field: str = "text",
+    id_field: str = "id",
+    holdout: float = 0.2,
+    seed: int = 0,
+) -> Fitted:
     """Fit a topic model on labelled paragraphs and save it to ``output`` (``.npz``, no pickle).
+
+    First a check: a seeded share ``holdout`` of the documents is held out,
+    a model is fitted on the rest, and its removals on the held-out
+    documents (the topic stage as ``dedup clean --no-dedup`` runs it) are
+    compared with their labels, as are the shipped model's. Then the model
+    is fitted on every document and saved. The fitted model replaces the
+    shipped one: it is fitted from scratch, on these labels only.
 
     Args:
         labelled: JSONL records ``{"text", "label": "keep"|"drop", "id"}``
@@ -179,6 +232,8 @@ def fit_topic_file(labelled: PathArg, output: PathArg, *, text_field: str = "tex
         output: Where to save the model.
         text_field: The key holding the paragraph text.
         id_field: The key of the document a paragraph belongs to.
+        holdout: The share of documents held out for the check (0: no check).
+        seed: Seed of the choice of held-out documents.
 
     Raises:
         InputError: The labelled records cannot be read, or cannot be fitted
@@ -186,14 +241,76 @@ def fit_topic_file(labelled: PathArg, output: PathArg, *, text_field: str = "tex
     """
     from dedup.topic import TopicModel
 
+    if not 0.0 <= holdout < 1.0:
+        raise ArgumentError("{holdout} must be at least 0 and below 1, found {found}", found=holdout)
     source = os.fspath(labelled)
     documents, labels = read_labelled(source, text_field, id_field)
+    checked = _held_out_check(documents, labels, holdout, seed)
     try:
         model = TopicModel().fit(documents, labels)
     except ValueError as exc:
         raise InputError(str(exc), source) from exc
     model.save(Path(output))
-    return Fitted(sum(map(len, labels)), len(documents))
+    return Fitted(sum(map(len, labels)), len(documents), *checked)
+
+
+def _held_out_check(
+    documents: list[list[str]], labels: list[list[int]], holdout: float, seed: int
+) -> tuple[int, Quality | None, Quality | None, str | None]:
+    """(held out, quality, the shipped model's quality, why no check) of :func:`fit_topic_file`."""
+    import numpy as np
+
+    from dedup.topic import TopicModel
+
+    count = round(len(documents) * holdout)
+    if holdout == 0:
+        return 0, None, None, "no held-out check (--holdout 0)"
+    if len(documents) < MIN_DOCUMENTS_TO_CHECK or count == 0:
+        return 0, None, None, (f"no held-out check: {len(documents)} documents are too few to hold "
+                               f"{holdout:.0%} out (label at least {MIN_DOCUMENTS_TO_CHECK})")
+    order = np.random.default_rng(seed).permutation(len(documents))
+    held, rest = sorted(order[:count].tolist()), sorted(order[count:].tolist())
+    try:
+        model = TopicModel().fit([documents[i] for i in rest], [labels[i] for i in rest])
+    except ValueError as exc:
+        return 0, None, None, f"no held-out check: the documents left to fit on cannot be fitted on ({exc})"
+    held_docs, held_labels = [documents[i] for i in held], [labels[i] for i in held]
+    return (count, removal_quality(model, held_docs, held_labels),
+            removal_quality(TopicModel.default(), held_docs, held_labels), None)
+
+
+def removal_quality(model: Any, documents: list[list[str]], labels: list[list[int]]) -> Quality:
+    """Compare the topic stage's removals, with ``model``, to labels (1 drop, 0 keep, -1 not counted).
+
+    Each document is cleaned as ``dedup clean --no-dedup`` cleans it, its
+    paragraphs joined by line breaks; a document whose paragraphs are not
+    lines of their own (a paragraph holding a line break, or blank) is left out.
+    """
+    from dedup.split import split_paragraphs
+
+    config = Config(dedup=DedupConfig(enabled=False, documents=False))
+    docs, kept_labels = [], []
+    for n, (paragraphs, doc_labels) in enumerate(zip(documents, labels, strict=True)):
+        text = "\n".join(paragraphs)
+        if len(split_paragraphs(text)[0]) == len(paragraphs):
+            docs.append(Document(f"held-out-{n}", text))
+            kept_labels.append(doc_labels)
+    hit = removed = drops = paragraphs_count = 0
+    with Cleaner(config, model=model) as cleaner:
+        for result, doc_labels in zip(cleaner.clean(docs), kept_labels, strict=True):
+            for decision, label in zip(result.decisions, doc_labels, strict=True):
+                if label < 0:
+                    continue
+                paragraphs_count += 1
+                drops += label == 1
+                removed += not decision.kept
+                hit += label == 1 and not decision.kept
+    precision = hit / removed if removed else None
+    recall = hit / drops if drops else None
+    f1 = None
+    if precision is not None and recall is not None:
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return Quality(precision, recall, f1, paragraphs_count, len(docs), drops)
 
 
 # -- checking the arguments ---------------------------------------------------------------------
@@ -355,6 +472,7 @@ class _Run:
         workers: int,
         index: str | None = None,
         meter: Meter | None = None,
+        config_file: str | None = None,
     ) -> None:
         self.files = files
         self.config = config
@@ -365,6 +483,7 @@ class _Run:
         self.workers = workers
         self.index = index
         self.meter = meter or Meter()
+        self.config_file = config_file
 
     def clean(
         self, engine: Callable[[Iterable[Document | InvalidRecord]], Iterable[CleanResult]] | None = None,
@@ -493,7 +612,8 @@ class _Run:
         if self.targets.summary:
             counts.timing = self.meter.timing()  # as of now: what comes after (an index saved) is not in it
             with open_output(self.targets.summary) as summary_out:
-                data = counts.to_dict(__version__, self.config.fingerprint(), self.config.to_dict(), engine)
+                data = counts.to_dict(__version__, self.config.fingerprint(), self.config.to_dict(), engine,
+                                      self.config_file)
                 summary_out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
     def _settings(self) -> dict[str, Any]:

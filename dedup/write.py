@@ -339,8 +339,12 @@ class Summary:
             documents_removed=Counter(data["documents_removed"]),
         )
 
-    def to_dict(self, version: str, fingerprint: str, config: dict[str, Any], engine: str = "local") -> dict[str, Any]:
-        """The ``--summary`` JSON; ``engine`` is where the run ran (``"local"`` or ``"ray"``).
+    def to_dict(
+        self, version: str, fingerprint: str, config: dict[str, Any], engine: str = "local",
+        config_file: str | None = None,
+    ) -> dict[str, Any]:
+        """The ``--summary`` JSON; ``engine`` is where the run ran (``"local"`` or ``"ray"``), ``config_file``
+        the configuration file its settings were read from (``None``: none).
 
         Its ``timing`` section (:meth:`dedup.progress.Timing.to_dict`) is
         there when :attr:`timing` is set; it differs from run to run, so
@@ -349,6 +353,7 @@ class Summary:
         data: dict[str, Any] = {
             "version": version,
             "engine": engine,
+            "config_file": config_file,
             "fingerprint": fingerprint,
             "documents": {
                 "in": self.documents_in,

@@ -256,7 +256,8 @@ def test_fit_topic_file(tmp_path, write_jsonl, seeds_dir):
 
     fitted = fit_topic_file(source, tmp_path / "model.npz")
 
-    assert fitted == Fitted(paragraphs=23, documents=2)
+    assert fitted == Fitted(paragraphs=23, documents=2, note=fitted.note)
+    assert fitted.note is not None and fitted.note.startswith("no held-out check: 2 documents are too few")
     model = TopicModel.load(tmp_path / "model.npz")
     scores = model.score_samples([lines])[0]
     teaser_mean = sum(scores[i] for i in teasers) / len(teasers)

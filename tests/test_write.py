@@ -454,6 +454,7 @@ def test_summary_counts_add_up():
     assert data == {
         "version": "1.2.3",
         "engine": "local",
+        "config_file": None,
         "fingerprint": "f" * 16,
         "documents": {"in": 5, "out": 2, "dropped": 2, "skipped": 1},
         "paragraphs": {"in": 10, "out": 4},

@@ -328,6 +328,7 @@ class TopicModel(BaseEstimator):
         Raises:
             ModelError: The file is missing, not a dedup topic model, or damaged.
         """
+        _check_not_data(path)
         try:
             with np.load(path, allow_pickle=False) as data:
                 header = json.loads(bytes(data["header"]).decode())
@@ -395,6 +396,27 @@ class TopicModel(BaseEstimator):
             raise NotFittedError(
                 "This TopicModel is not fitted yet: call fit(), or use TopicModel.default() or TopicModel.load()"
             )
+
+
+def _check_not_data(path: str | Path) -> None:
+    """Refuse a JSON file given as a model, with a message that says what it looks like.
+
+    The file most often given by mistake is the labelled data itself, where
+    the model fitted on it was meant.
+
+    Raises:
+        ModelError: The file starts like JSON.
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return  # np.load says what is wrong
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        raise ModelError(
+            f"{path}: JSON lines (labelled paragraphs?), not a dedup topic model; a model is the .npz file that "
+            f"`dedup fit-topic {path} -o model.npz` fits on labelled paragraphs: give that file"
+        )
 
 
 def _check_documents(documents: Sequence[Sequence[str]]) -> None:
