@@ -858,11 +858,11 @@ def option_names() -> list[tuple[str, str]]:
 
 
 def test_commands_and_options_of_the_spec():
-    assert COMMANDS == ["clean", "fit-topic"]
+    assert COMMANDS == ["clean", "fit-topic", "report"]
     assert {opt for _, opt in option_names()} >= {
         "--output", "--report", "--summary", "--annotate", "--dup-threshold", "--doc-threshold", "--topic-threshold",
         "--no-dedup", "--no-topic", "--no-doc-dedup", "--cross-doc-paragraphs", "--boilerplate", "--text-field",
-        "--id-field", "--model", "--workers", "--on-error", "--max-doc-bytes", "--max-paragraphs",
+        "--id-field", "--model", "--workers", "--on-error", "--max-doc-bytes", "--max-paragraphs", "--html",
     }
 
 
