@@ -40,6 +40,7 @@ import base64
 import hashlib
 import heapq
 import json
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -159,13 +160,12 @@ class ReportDocument:
         paragraphs = []
         for text, decision in zip(texts, decisions, strict=True):
             metadata = decision.get("metadata")
-            signals = metadata.get("signals") if isinstance(metadata, Mapping) else None
             paragraphs.append(ReportParagraph(
                 text,
                 None if decision.get("kept") is True else _name(decision.get("reason"), "reason", where),
                 _number(decision.get("score"), where),
                 _ref(decision.get("duplicate_of"), where),
-                signals if isinstance(signals, Mapping) else {},
+                _signals(metadata.get("signals") if isinstance(metadata, Mapping) else None),
             ))
         dropped = annotation.get("dropped")
         return cls(
@@ -186,9 +186,17 @@ def _name(value: Any, what: str, where: tuple[str | None, int | None]) -> str:
 def _number(value: Any, where: tuple[str | None, int | None]) -> float:
     if value is None:
         return 0.0
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(f"'score' must be a number, found {json.dumps(value)[:80]}", *where)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InputError(f"'score' must be a finite number, found {json.dumps(value)[:80]}", *where)
     return float(value)
+
+
+def _signals(value: Any) -> dict[str, float]:
+    """The signals of a decision's metadata: names with finite numbers, anything else left out."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(name): float(weight) for name, weight in value.items()
+            if isinstance(weight, int | float) and not isinstance(weight, bool) and math.isfinite(weight)}
 
 
 def _ref(value: Any, where: tuple[str | None, int | None]) -> Ref | None:
@@ -248,18 +256,18 @@ class HtmlReport:
         self._topic = _Histogram()
         self._near = _Histogram()
         self._documents = _Histogram()
-        self._sample: list[tuple[tuple[int, int], int, bytes]] = []  # heap of (-priority, order, document JSON)
+        # A heap of (-priority, order, document JSON, paragraphs shortened): the least wanted on top.
+        self._sample: list[tuple[tuple[int, int], int, bytes, int]] = []
         self._sample_bytes = 0
-        self._shortened = 0
 
     def add(self, document: ReportDocument) -> None:
         """Count ``document``, and keep its text for the page if it fits."""
         self._count(document)
-        blob = self._encode(document)
+        blob, shortened = self._encode(document)
         removal = document.dropped is not None or any(p.reason is not None for p in document.paragraphs)
         digest = hashlib.blake2b(document.id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
         priority = (0 if removal else 1, int.from_bytes(digest, "big"))
-        heapq.heappush(self._sample, ((-priority[0], -priority[1]), self.counts.documents_in, blob))
+        heapq.heappush(self._sample, ((-priority[0], -priority[1]), self.counts.documents_in, blob, shortened))
         self._sample_bytes += len(blob) + 1
         budget = self.max_bytes - _OVERHEAD
         while self._sample_bytes > budget and self._sample:
@@ -292,15 +300,17 @@ class HtmlReport:
             if document.dropped == Reason.DUPLICATE_DOCUMENT:
                 self._documents.add(document.score, True)
 
-    def _encode(self, document: ReportDocument) -> bytes:
-        """The document's JSON, safe inside a script block: short keys, defaults left out."""
+    @staticmethod
+    def _encode(document: ReportDocument) -> tuple[bytes, int]:
+        """The document's JSON, safe inside a script block (short keys, defaults left out); paragraphs shortened."""
         paragraphs = []
+        shortened = 0
         for p in document.paragraphs:
             item: dict[str, Any] = {"t": p.text}
             if len(p.text) > PARAGRAPH_CHARS:
                 item["t"] = p.text[:PARAGRAPH_CHARS] + "…"
                 item["x"] = len(p.text)
-                self._shortened += 1
+                shortened += 1
             if p.reason is not None:
                 item["r"] = p.reason
             if p.score:
@@ -317,7 +327,7 @@ class HtmlReport:
             record["d"] = document.duplicate_of.to_dict()
         if document.error is not None:
             record["e"] = document.error
-        return _script_json(record)
+        return _script_json(record), shortened
 
     def write(self, path: PathArg, summary: Mapping[str, Any] | None = None) -> HtmlWritten:
         """Write the page to ``path`` (``"-"`` for stdout), atomically.
@@ -334,7 +344,8 @@ class HtmlReport:
         """
         settings = summary.get("config") if summary is not None else None
         config = Config.from_dict(settings) if isinstance(settings, Mapping) else Config()
-        documents = [blob for _, _, blob in sorted(self._sample, key=lambda item: item[1])]  # input order
+        sample = sorted(self._sample, key=lambda item: item[1])  # input order
+        documents = [item[2] for item in sample]
         meta = {
             "generated": f"dedup {__version__}" + (f" · run by dedup {summary['version']}"
                                                     if summary is not None and "version" in summary else ""),
@@ -342,7 +353,7 @@ class HtmlReport:
             "counts": self.counts.to_dict(__version__, "", {}),
             "histograms": self._histograms(config),
             "sample": {"documents": self.counts.documents_in, "shown": len(documents), "max_bytes": self.max_bytes,
-                       "shortened": self._shortened, "paragraph_chars": PARAGRAPH_CHARS},
+                       "shortened": sum(item[3] for item in sample), "paragraph_chars": PARAGRAPH_CHARS},
         }
         data = _script_json(meta)[:-1] + b',"documents":[' + b",".join(documents) + b"]}"
         page = _page(data)
@@ -450,7 +461,7 @@ def _read_summary(path: str) -> dict[str, Any]:
 
 def _script_json(value: Any) -> bytes:
     """``value`` as JSON that can sit in a ``<script>`` block: nothing in it can end the block or the line."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":")).translate(_ESCAPES)
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).translate(_ESCAPES)
     if not text.isascii():
         text = _SURROGATE.sub("\ufffd", text)  # a lone surrogate has no UTF-8 form; the display copy shows U+FFFD
     return text.encode("utf-8")

@@ -202,6 +202,19 @@ def test_report_refuses_output_that_is_not_annotated(tmp_path: Path, write_jsonl
     assert not (tmp_path / "page.html").exists()
 
 
+@pytest.mark.parametrize(("dedup", "message"), [
+    ({"decisions": [{"kept": False, "reason": "duplicate", "score": "NaN"}]}, "'score' must be a finite number"),
+    ({"decisions": []}, "the text has 1 paragraphs but 'dedup.decisions' 0"),
+    ({"decisions": [{"kept": False, "reason": 3}]}, "'reason' must be a reason"),
+    ({"decisions": [{"kept": False, "reason": "duplicate", "duplicate_of": {"id": None}}]}, "'duplicate_of' must be"),
+])
+def test_report_names_the_line_of_a_damaged_annotation(tmp_path: Path, dedup: dict[str, Any], message: str) -> None:
+    raw = json.dumps({"id": "a", "text": "One paragraph.", "dedup": dedup}).replace('"NaN"', "NaN")
+    (tmp_path / "annotated.jsonl").write_text("\n" + raw + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=re.escape(f"annotated.jsonl:2: {message}")):
+        report_file(tmp_path / "annotated.jsonl", tmp_path / "page.html")
+
+
 def test_html_with_state_is_a_usage_error(corpus: Path, tmp_path: Path, run: Callable[..., Any]) -> None:
     result = run("clean", corpus, "-o", tmp_path / "out.jsonl", "--html", tmp_path / "page.html", "--state",
                  tmp_path / "state")
