@@ -226,7 +226,8 @@ class _Histogram:
 
     def add(self, score: float, removed: bool) -> None:
         counts = self.removed if removed else self.kept
-        counts[min(BINS - 1, max(0, int(score * BINS)))] += 1
+        # Rounded as --annotate writes scores, so that a score just under a bin's edge is binned alike both ways.
+        counts[min(BINS - 1, max(0, int(round(score, 6) * BINS)))] += 1
 
     def to_json(self, title: str, reason: str, thresholds: list[tuple[str, float]], empty: str,
                 note: str = "") -> dict[str, Any]:
@@ -317,8 +318,9 @@ class HtmlReport:
                 shortened += 1
             if p.reason is not None:
                 item["r"] = p.reason
-            if p.score:
-                item["s"] = round(p.score, 6)
+            score = round(p.score, 6)  # as --annotate writes it: both ways in give the same page
+            if score:
+                item["s"] = score
             if p.duplicate_of is not None:
                 item["d"] = p.duplicate_of.to_dict()
             if p.signals:

@@ -142,6 +142,17 @@ def test_library_and_command_write_the_same_page(corpus: Path, tmp_path: Path, r
     assert (tmp_path / "direct.html").read_bytes() == (tmp_path / "from-annotated.html").read_bytes()
 
 
+@pytest.mark.parametrize("score", [4e-7, 0.0249999999, 0.7499999996, 0.123456789])
+def test_scores_as_annotate_rounds_them_give_the_same_page(tmp_path: Path, score: float) -> None:
+    """``--annotate`` writes scores to 6 places: the page of the rounded scores is the page of the exact ones."""
+    pages = []
+    for value in (score, round(score, 6)):
+        doc = ReportDocument("a", (ReportParagraph("Kept.", None, value), ReportParagraph("Gone.", "off_topic", value)))
+        write_html(tmp_path / "page.html", [doc])
+        pages.append((tmp_path / "page.html").read_bytes())
+    assert pages[0] == pages[1]
+
+
 def test_report_without_summary_says_the_thresholds_are_defaults(corpus: Path, tmp_path: Path) -> None:
     clean_files(corpus, tmp_path / "annotated.jsonl", annotate=True, workers=1)
     written = report_file(tmp_path / "annotated.jsonl", tmp_path / "page.html")
