@@ -2,8 +2,8 @@
 // Renders the report from the JSON block. Every text from the data goes in through textContent or
 // an attribute of a known name: scraped text is never parsed as HTML.
 (() => {
-  const REASONS = ["duplicate", "near_duplicate", "duplicate_document", "off_topic", "boilerplate", "empty",
-    "invalid"];
+  const REASONS = ["duplicate", "near_duplicate", "duplicate_document", "off_topic", "furniture", "boilerplate",
+    "empty", "invalid"];
   const PAGE_SIZE = 25;
   const SVG = "http://www.w3.org/2000/svg";
   const data = JSON.parse(document.getElementById("dedup-data").textContent);
