@@ -295,7 +295,11 @@ def fit_topic(labelled: str, output: Path, text_field: str, id_field: str) -> No
                f"documents; saved to {output}", err=True)
 
 
-@cli.command("report")
+@cli.command("report", short_help="Write the HTML report of an annotated run.", epilog="""\b
+Example:
+  dedup clean crawl/ -o annotated.jsonl --annotate --summary summary.json
+  dedup report annotated.jsonl --html report.html --summary summary.json
+""")
 @click.argument("annotated", type=click.Path(allow_dash=True))
 @click.option("--html", "html_path", required=True, type=click.Path(dir_okay=False, allow_dash=True),
               help="Where to write the HTML page.")
