@@ -265,6 +265,9 @@ Example:
               help="Write the run's counts as JSON.")
 @click.option("--annotate", is_flag=True,
               help="Keep everything and add a `dedup` field with the decisions (JSONL inputs only).")
+@click.option("--html", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Write a self-contained HTML page of the run: counts, score histograms, and each document "
+                   "with its removals (sampled past about 20 MB).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes for the per-document work [default: all cores]; output does not depend on it.")
 @click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
@@ -299,6 +302,7 @@ def clean(
     report: str | None,
     summary: str | None,
     annotate: bool,
+    html: str | None,
     workers: int | None,
     on_error: Literal["raise", "skip"],
     state_dir: Path | None,
@@ -328,14 +332,19 @@ def clean(
         counts = clean_files(inputs, output, settings.config, report=report, summary=summary, annotate=annotate,
                              on_error=on_error, workers=workers, state=state_dir, resume=resume,
                              index=index, engine=engine, ray_address=ray_address, progress=progress,
-                             config_file=None if settings.file is None else settings.file.path)
+                             config_file=None if settings.file is None else settings.file.path,
+                             html=html)
     if not quiet:
         click.echo(counts.short(), err=True)
         if counts.timing is not None:
             click.echo(counts.timing.short(), err=True)
 
 
-@cli.command()
+@cli.command(short_help="Show why each paragraph of one document is kept or removed.", epilog="""\b
+Example:
+  dedup explain crawl.jsonl --id 1234
+  dedup explain articles/ --id 2024/05/budget.txt --config dedup.toml
+""")
 @click.argument("input_file", metavar="FILE", type=click.Path(allow_dash=True))
 @click.option("--id", "doc_id", required=True, help="The id of the document to explain (for a .txt input, its path).")
 @click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
@@ -375,7 +384,11 @@ def explain(
     click.echo(render(found, click.style))
 
 
-@cli.command("config")
+@cli.command("config", short_help="Show the settings that clean and explain would use.", epilog="""\b
+Example:
+  dedup config --show
+  dedup config --show --config dedup.toml --format json
+""")
 @click.option("--show", is_flag=True, help="Print the settings in effect and where each came from.")
 @click.option("--format", "output_format", type=click.Choice(["toml", "json"]), default="toml", show_default=True,
               help="How --show prints them: a file for --config, or JSON as in a --summary.")
@@ -428,6 +441,7 @@ OPTION_NAMES = {
     "ray_address": "--ray-address",
     "holdout": "--holdout",
     "seed": "--seed",
+    "html": "--html",
 }
 
 
@@ -490,6 +504,36 @@ def fit_topic(labelled: str, output: Path, text_field: str, id_field: str, holdo
         )
     click.echo(f"dedup: fitted a topic model on {fitted.paragraphs} paragraphs in {fitted.documents} "
                f"documents; saved to {output}", err=True)
+
+
+@cli.command("report", short_help="Write the HTML report of an annotated run.", epilog="""\b
+Example:
+  dedup clean crawl/ -o annotated.jsonl --annotate --summary summary.json
+  dedup report annotated.jsonl --html report.html --summary summary.json
+""")
+@click.argument("annotated", type=click.Path(allow_dash=True))
+@click.option("--html", "html_path", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="Where to write the HTML page.")
+@click.option("--summary", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The run's --summary JSON: the thresholds it used are marked [default: dedup's defaults].")
+@click.option("--text-field", default=None, help="JSON key holding the document text [default: the summary's, "
+              "else text].")
+@click.option("--id-field", default=None, help="JSON key holding the document id [default: the summary's, else id].")
+def report(annotated: str, html_path: str, summary: Path | None, text_field: str | None,
+           id_field: str | None) -> None:
+    """Write an HTML page of ANNOTATED, the output of `dedup clean --annotate` (- for stdin).
+
+    The page shows the counts, the score histograms with the thresholds,
+    and each document paragraph by paragraph, removed ones struck through
+    with their reason, score and signals; it is one file that fetches
+    nothing. Past about 20 MB, documents are sampled and the page says so.
+    """
+    from dedup.html import report_file
+
+    with _errors():
+        written = report_file(annotated, html_path, summary=summary, text_field=text_field, id_field=id_field)
+    click.echo(f"dedup: wrote {html_path} ({written.bytes} bytes): {written.shown} of {written.documents} "
+               "documents shown", err=True)
 
 
 class _Terminated(BaseException):

@@ -39,6 +39,7 @@ from dedup.cleaner import Cleaner, default_workers
 from dedup.config import Config, DedupConfig
 from dedup.data import CleanResult, Document, Reason
 from dedup.errors import ArgumentError, InputError
+from dedup.html import HtmlReport, ReportDocument
 from dedup.labelled import read_labelled
 from dedup.progress import Meter, ProgressHook
 from dedup.read import STDIN, InputFile, InvalidRecord, OnError, kind_of, list_inputs, read_inputs
@@ -68,6 +69,7 @@ def clean_files(
     ray_address: str | None = None,
     progress: ProgressHook | None = None,
     config_file: PathArg | None = None,
+    html: PathArg | None = None,
 ) -> Summary:
     """Clean files into an output file or directory, with a report and a summary.
 
@@ -114,6 +116,10 @@ def clean_files(
             printed otherwise.
         config_file: The configuration file ``config`` was read from
             (:mod:`dedup.configfile`), recorded in the summary.
+        html: Where to write a self-contained HTML page of the run
+            (:mod:`dedup.html`): counts, score histograms and every document
+            with its removals (sampled past about 20 MB). Not with ``state``:
+            a resumed run no longer has the results of the inputs it skips.
 
     Returns:
         The counts of the run (what ``summary`` holds), with its
@@ -135,6 +141,7 @@ def clean_files(
         os.fspath(output),
         None if report is None else os.fspath(report),
         None if summary is None else os.fspath(summary),
+        None if html is None else os.fspath(html),
     )
     _check_arguments(names, targets, on_error, workers, state, resume)
     index_url = None if index is None else os.fspath(index)
@@ -143,6 +150,11 @@ def clean_files(
             "{state} checkpoints the index so that a run can resume, but an index that is not a file ({url}) "
             "cannot be rolled back to a checkpoint; use a file index, or no state",
             url=index_url.split("@")[-1],
+        )
+    if html is not None and state is not None:
+        raise ArgumentError(
+            "{html} is built from the results as they come, but a resumed run does not see those of the inputs it "
+            "skips; use {annotate} and `dedup report --html` instead of {state}, or no state"
         )
     if engine not in ("local", "ray"):
         raise ArgumentError('{engine} must be "local" or "ray", found {found}', found=repr(engine))
@@ -322,6 +334,7 @@ class _Targets(NamedTuple):
     output: str
     report: str | None
     summary: str | None
+    html: str | None = None
 
     def named(self) -> list[tuple[str, str]]:
         """(argument, path) of each result written to a file."""
@@ -347,10 +360,11 @@ def _check_arguments(
         raise ArgumentError("- (stdin) can be given once")
     # Resolved: ./out.jsonl is out.jsonl, and a link is its target. A device (/dev/null) may take several.
     files = [os.path.realpath(path) for _, path in targets.named() if not _is_device(path)]
+    named = "{output}, {report}, {summary} and {html}" if targets.html else "{output}, {report} and {summary}"
     if len(set(files)) < len(files):
-        raise ArgumentError("{output}, {report} and {summary} must be different files")
+        raise ArgumentError(f"{named} must be different files")
     if list(targets).count(STDOUT) > 1:
-        raise ArgumentError("only one of {output}, {report} and {summary} can be - (stdout)")
+        raise ArgumentError(f"only one of {named} can be - (stdout)")
     if resume and state is None:
         raise ArgumentError("{resume} continues the run recorded in a state directory: give the directory with {state}")
     if state is not None and STDIN in inputs:
@@ -511,12 +525,18 @@ class _Run:
                 else _DirectorySink(stack, Path(self.targets.output), self.files, text_field)
             )
             report = _Report(stack.enter_context(open_output(self.targets.report)) if self.targets.report else None)
+            html = None if self.targets.html is None else HtmlReport()
             for result in meter.results(clean(records)):
                 counts.add(result)
                 sink.write(result)
                 report.write(result)
+                if html is not None:
+                    html.add(ReportDocument.from_result(result))
             sink.commit()
             self._write_summary(counts, engine_name)
+            if html is not None and self.targets.html is not None:
+                html.write(self.targets.html, counts.to_dict(__version__, self.config.fingerprint(),
+                                                         self.config.to_dict(), engine_name, self.config_file))
         if engine is None and self.index is not None and file_index_path(self.index) is not None:
             logger.info("index %s saved", self.index)
         return counts

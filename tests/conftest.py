@@ -196,3 +196,54 @@ class FifoReader:
 def fifo_reader() -> Callable[[Path], FifoReader]:
     """``fifo_reader(path)``: make a FIFO at ``path`` with a thread reading it to the end."""
     return FifoReader
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the browser tests save their screenshots: ``DEDUP_SCREENSHOTS``, or a directory under pytest's
+    temporary path (printed, so that a CI job can keep them as artifacts)."""
+    configured = os.environ.get("DEDUP_SCREENSHOTS")
+    directory = Path(configured) if configured else tmp_path_factory.mktemp("screenshots")
+    directory.mkdir(parents=True, exist_ok=True)
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"browser screenshots: {directory}")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A headless Chromium driven by Selenium through chromedriver, for the HTML report's tests.
+
+    It uses the browser and driver installed on the machine (Debian packages
+    ``chromium`` and ``chromium-driver``): nothing is downloaded. Without
+    them, or without the ``selenium`` package, the tests that use it are
+    skipped, unless the ``CI`` environment variable is set: then they fail.
+    The browser's console is recorded (``driver.get_log("browser")``).
+    """
+    chromium = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+    chromedriver = shutil.which("chromedriver")
+    missing = None
+    if chromium is None or chromedriver is None:
+        missing = "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        missing = missing or "the selenium package is not installed (pip install 'dedup[test]')"
+    if missing is not None or chromium is None or chromedriver is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{missing}; CI must run the HTML report's browser tests")
+        pytest.skip(missing or "")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--window-size=1280,1000", "--no-first-run", "--disable-extensions",
+                     f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
+    try:
+        yield driver
+    finally:
+        driver.quit()
