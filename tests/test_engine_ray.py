@@ -118,6 +118,18 @@ def test_jsonl_output_report_and_summary_are_the_local_ones(tmp_path: Path, conf
     _same_but_engine(found)
 
 
+@pytest.mark.parametrize("output", ["out.parquet", "out.jsonl"])
+def test_parquet_input_output_report_and_summary_are_the_local_ones(tmp_path: Path, output: str) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    records = [r for r in _records(BATCH_SIZE + 100) if isinstance(r, dict)]
+    source = tmp_path / "in" / "docs.parquet"
+    source.parent.mkdir()
+    pq.write_table(pytest.importorskip("pyarrow").Table.from_pylist(records), source)
+    found = _run_both(tmp_path, [source], output, config=CROSS, on_error="skip")
+    assert {"duplicate_document", "invalid", "boilerplate"} <= _reasons(found["local"]["report.jsonl"])
+    _same_but_engine(found)
+
+
 def test_chains_keep_the_first_and_the_last(tmp_path: Path) -> None:
     """A≈B and B≈C, A≉C: B is dropped as a copy of A, so C, compared with A only, is kept."""
     pool = _sentences()
