@@ -63,9 +63,9 @@ indexed document, repeated or not.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -78,7 +78,10 @@ from dedup.engines.edges import Edge, bucket_edges, resolve
 from dedup.errors import DedupError
 from dedup.store import IndexStore, Match
 
-__all__ = ["KINDS", "AnswerStore", "Answers", "ShuffleStats", "cross_document", "item_number"]
+__all__ = [
+    "KINDS", "AnswerStore", "Answers", "Settled", "ShuffleStats", "cross_document", "item_number", "partition",
+    "reduce_groups", "settle",
+]
 
 #: The kinds of question, in the order their stages run.
 KINDS = ("line", "doc", "para-exact", "para")
@@ -456,22 +459,36 @@ def _file_exact(shuffle: _Shuffle, parts: list[list[Any]], answers: list[Answers
             )
 
 
-def _file_matches(
-    shuffle: _Shuffle, kind: str, parts: list[list[Any]], threshold: float, answers: list[Answers],
-    stats: ShuffleStats,
-) -> None:
-    """The band stage of ``kind``: verify the buckets, resolve in input order, correct, file the matches."""
-    stats.comparisons[kind] = stats.rounds[kind] = 0
+class Settled(NamedTuple):
+    """What a band stage found: each matched item's edge, the ids of the earlier items, and the work done."""
+
+    matches: dict[int, Edge]
+    ids: dict[int, bytes]
+    comparisons: int
+    rounds: int
+    edges: int
+
+
+def settle(verify: Callable[[Mapping[int, set[int]], set[int] | None], Iterable[Mapping[str, list[Any]]]]) -> Settled:
+    """Verify the buckets, resolve in input order, and verify again where the rule needs it, until settled.
+
+    Args:
+        verify: Runs :func:`_bucket` on the buckets (all of them, or those
+            of the given keys) with the given forced representatives, and
+            returns the reducers' rows as columns.
+
+    Raises:
+        DedupError: The rounds did not settle in :data:`MAX_ROUNDS`.
+    """
     edges: dict[tuple[int, int], float] = {}
     ids: dict[int, bytes] = {}
     shadowed: dict[int, set[int]] = {}
     forced: dict[int, set[int]] = {}
     keys: set[int] | None = None  # every bucket, then those a correction concerns
-    matches: dict[int, Edge] = {}
-    for _ in range(MAX_ROUNDS):
-        stats.rounds[kind] += 1
+    comparisons = 0
+    for rounds in range(1, MAX_ROUNDS + 1):
         verified: set[int] = set()
-        for rows in shuffle.reduce("bucket", parts, (threshold, forced), keys):
+        for rows in verify(forced, keys):
             for key, row_kind, earlier, later, score, raw_id in zip(
                 rows["key"], rows["kind"], rows["earlier"], rows["later"], rows["score"], rows["id"], strict=True
             ):
@@ -484,19 +501,28 @@ def _file_matches(
                 elif row_kind == _SHADOWED:
                     shadowed.setdefault(key, set()).add(later)
                 else:
-                    stats.comparisons[kind] += later
+                    comparisons += later
         matches = resolve((), (Edge(earlier, later, score) for (earlier, later), score in edges.items()))
         wrong = {key: {p for p in items if p not in matches} for key, items in shadowed.items()}
         wrong = {key: items for key, items in wrong.items() if items}
         if not wrong:
-            break
+            return Settled(matches, ids, comparisons, rounds, len(edges))
         for key, items in wrong.items():
             forced.setdefault(key, set()).update(items)
         keys = set(wrong)
-    else:
-        raise DedupError(f"the {kind} matches did not settle in {MAX_ROUNDS} rounds; report it")
-    stats.edges[kind] = len(edges)
-    for number, edge in matches.items():
+    raise DedupError(f"the matches did not settle in {MAX_ROUNDS} rounds; report it")
+
+
+def _file_matches(
+    shuffle: _Shuffle, kind: str, parts: list[list[Any]], threshold: float, answers: list[Answers],
+    stats: ShuffleStats,
+) -> None:
+    """The band stage of ``kind``: settle the matches on the cluster, and file them by batch."""
+    settled = settle(lambda forced, keys: shuffle.reduce("bucket", parts, (threshold, forced), keys))
+    stats.comparisons[kind], stats.rounds[kind], stats.edges[kind] = (
+        settled.comparisons, settled.rounds, settled.edges
+    )
+    for number, edge in settled.matches.items():
         position, paragraph = number >> 32, number & 0xFFFFFFFF
-        ref = Ref(_id_text(ids[edge.earlier]), None if kind == "doc" else edge.earlier & 0xFFFFFFFF)
+        ref = Ref(_id_text(settled.ids[edge.earlier]), None if kind == "doc" else edge.earlier & 0xFFFFFFFF)
         answers[position // BATCH_SIZE][kind][position, -1 if kind == "doc" else paragraph] = Match(ref, edge.score)
