@@ -148,6 +148,12 @@ def test_chains_keep_the_first_and_the_last(tmp_path: Path) -> None:
     assert list(engine.clean_stream(docs, NO_TOPIC)) == local
 
 
+def test_no_documents_and_invalid_records_only() -> None:
+    assert list(engine.clean_stream([], CROSS)) == []
+    invalid = engine.InvalidRecord("in.jsonl", 1, "not valid JSON")
+    assert list(engine.clean_stream([invalid], CROSS)) == list(Cleaner(CROSS).clean([invalid]))
+
+
 def test_windows_of_any_size_give_the_same_results() -> None:
     records = [r for r in _records(BATCH_SIZE + 50) if isinstance(r, dict) and "text" in r and r["id"] != "d1"]
     docs = [Document(r["id"], r["text"], {"n": r["n"]} if "n" in r else {}) for r in records]

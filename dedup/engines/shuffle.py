@@ -374,6 +374,8 @@ def cross_document(
     """
     stats = stats if stats is not None else ShuffleStats()
     answers: list[Answers] = [{kind: {} for kind in KINDS} for _ in batches]
+    if not batches:
+        return answers
     partitions = max(1, int(ray.cluster_resources().get("CPU", 1)))
     shuffle = _Shuffle(ray, partitions)
     wanted = {
