@@ -1,4 +1,4 @@
-"""Read documents from JSONL files, text files, directories and stdin.
+"""Read documents from JSONL files, Parquet files, text files, directories and stdin.
 
 Every record is checked as it is read. A bad record raises
 :class:`~dedup.errors.InputError` naming the file and line, or, when the
@@ -11,6 +11,11 @@ first bytes. Text files are read as bytes and decoded strictly, so line
 breaks and every other byte reach the output exactly as they were. A UTF-8
 byte-order mark at the start of a file or of standard input is not text:
 it is not part of the first record or of the document.
+
+Parquet files (``.parquet``, read with ``pyarrow``) hold one record per
+row: the text and id columns as ``--text-field`` and ``--id-field`` name
+them, and other columns, which pass through. A record's errors are JSONL's,
+placed at the row (counted from 1) where JSONL places them at the line.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import gzip
 import io
 import json
 import logging
+import os
 import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -33,6 +39,7 @@ from dedup.split import split_paragraphs
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".ndjson.gz", ".ndjson.zst")
 TEXT_SUFFIXES = (".txt",)
+PARQUET_SUFFIXES = (".parquet",)
 STDIN = "-"
 
 OnError = Literal["raise", "skip"]
@@ -51,12 +58,12 @@ class InputFile:
         relative: Its path relative to the input argument that named it:
             the id of a text document, and where its output goes in an
             output directory.
-        kind: ``"jsonl"`` or ``"txt"``.
+        kind: ``"jsonl"``, ``"parquet"`` or ``"txt"``.
     """
 
     path: str
     relative: str
-    kind: Literal["jsonl", "txt"]
+    kind: Literal["jsonl", "txt", "parquet"]
 
 
 @dataclass(frozen=True)
@@ -70,11 +77,13 @@ class InvalidRecord:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-def kind_of(path: str | Path) -> Literal["jsonl", "txt"] | None:
+def kind_of(path: str | Path) -> Literal["jsonl", "txt", "parquet"] | None:
     """The input kind a file name says, or ``None`` for other files."""
     name = str(path).lower()
     if name.endswith(JSONL_SUFFIXES):
         return "jsonl"
+    if name.endswith(PARQUET_SUFFIXES):
+        return "parquet"
     if name.endswith(TEXT_SUFFIXES):
         return "txt"
     return None
@@ -84,7 +93,7 @@ def list_inputs(arguments: Iterable[str | Path]) -> list[InputFile]:
     """Expand input arguments into files, in a stable order.
 
     Directories are walked recursively in sorted order and contribute
-    their ``.jsonl`` (optionally compressed) and ``.txt`` files.
+    their ``.jsonl`` (optionally compressed), ``.parquet`` and ``.txt`` files.
 
     Raises:
         InputError: An argument does not exist, has an unknown kind, or is
@@ -104,13 +113,17 @@ def list_inputs(arguments: Iterable[str | Path]) -> list[InputFile]:
             ]
             if not found:
                 raise InputError(
-                    "directory has no input files (expected *.jsonl, *.jsonl.gz, *.jsonl.zst or *.txt)", path
+                    "directory has no input files (expected *.jsonl, *.jsonl.gz, *.jsonl.zst, *.parquet or *.txt)", path
                 )
             files.extend(found)
         elif path.is_file():
             kind = kind_of(path)
             if kind is None:
-                raise InputError("unknown input type: name JSONL files *.jsonl[.gz|.zst] and text files *.txt", path)
+                raise InputError(
+                    "unknown input type: name JSONL files *.jsonl[.gz|.zst], Parquet files *.parquet and text files "
+                    "*.txt",
+                    path,
+                )
             files.append(InputFile(str(path), path.name, kind))
         elif path.exists():
             raise InputError("not a regular file or directory", path)
@@ -508,6 +521,65 @@ def read_text(
     yield Document(file.relative, text, {}, file.path, None)
 
 
+def read_parquet(
+    file: InputFile, config: InputConfig, on_error: OnError = "raise", on_read: OnRead | None = None
+) -> Iterator[Document | InvalidRecord]:
+    """Read documents from one Parquet file, a row at a time (rows numbered from 1 where JSONL has lines).
+
+    A file without the text column, or that cannot be read, is one error
+    (with ``on_error="skip"``, one :class:`InvalidRecord` standing for the
+    file); a row whose text or id is missing or of the wrong type is
+    JSONL's error for a record, at its row. ``on_read`` is told the file's
+    bytes in proportion to the rows read.
+    """
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise InputError('reading Parquet needs pyarrow: pip install "dedup[ray]" or pip install pyarrow',
+                         file.path) from exc
+    import pyarrow as pa
+
+    row = told = 0
+    try:
+        parquet = pq.ParquetFile(file.path)
+        size, rows = os.path.getsize(file.path), max(1, parquet.metadata.num_rows)
+        columns = parquet.schema_arrow.names
+        if config.text_field not in columns:
+            raise InputError(
+                f"no {config.text_field!r} column (columns: {', '.join(columns) or 'none'}); name the text column "
+                "with --text-field",
+                file.path,
+            )
+        for batch in parquet.iter_batches(batch_size=1024):
+            if on_read is not None:
+                share = size * (row + batch.num_rows) // rows
+                on_read(share - told)
+                told = share
+            for record in batch.to_pylist():
+                row += 1
+                try:
+                    yield document_from_record(record, config, file.path, row)
+                except InputError as exc:
+                    if on_error == "raise":
+                        raise
+                    yield InvalidRecord(file.path, row, exc.reason, _record_id(record, config))
+    except (OSError, pa.ArrowException) as exc:
+        where = "cannot read the file" if row == 0 else f"cannot read past row {row}"
+        error = InputError(f"{where}: {exc} (is it a whole Parquet file?)", file.path, row + 1 if row else None)
+        if on_error == "raise":
+            raise error from exc
+        yield InvalidRecord(file.path, error.line, error.reason)
+    except InputError as exc:
+        if on_error == "raise" or exc.line is not None:
+            raise
+        yield InvalidRecord(file.path, None, exc.reason)
+
+
+def _record_id(record: Mapping[str, Any], config: InputConfig) -> str | None:
+    value = record.get(config.id_field)
+    return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+
+
 def limit_error(doc: Document, config: InputConfig) -> str | None:
     """The message for a document over ``max_doc_bytes`` or ``max_paragraphs``, or ``None``."""
     text = doc.text
@@ -552,7 +624,7 @@ def read_inputs(
         seen = set()
     for file in files:
         logger.info("reading %s", "<stdin>" if file.path == STDIN else file.path)
-        reader = read_jsonl if file.kind == "jsonl" else read_text
+        reader = {"jsonl": read_jsonl, "parquet": read_parquet, "txt": read_text}[file.kind]
         for item in reader(file, config, on_error, on_read):
             if isinstance(item, Document):
                 message = limit_error(item, config)

@@ -45,7 +45,18 @@ from dedup.progress import Meter, ProgressHook
 from dedup.read import STDIN, InputFile, InvalidRecord, OnError, kind_of, list_inputs, read_inputs
 from dedup.state import RunState, Stamp, file_digest
 from dedup.store import MemoryStore, file_index_path
-from dedup.write import STDOUT, Summary, atomic_binary, dumps, open_output, output_record, report_lines, text_writer
+from dedup.write import (
+    STDOUT,
+    ParquetRecords,
+    Summary,
+    atomic_binary,
+    dumps,
+    is_parquet,
+    open_output,
+    output_record,
+    report_lines,
+    text_writer,
+)
 
 PathArg = str | os.PathLike[str]
 
@@ -367,6 +378,8 @@ def _check_arguments(
         raise ArgumentError(f"only one of {named} can be - (stdout)")
     if resume and state is None:
         raise ArgumentError("{resume} continues the run recorded in a state directory: give the directory with {state}")
+    if state is not None and is_parquet(targets.output):
+        raise ArgumentError("{state} assembles JSONL output: a resumable run cannot write Parquet; use -o *.jsonl")
     if state is not None and STDIN in inputs:
         raise ArgumentError("{state} records completed input files: - (stdin) cannot be resumed")
 
@@ -378,8 +391,13 @@ def _check_layout(files: list[InputFile], inputs: list[str], targets: _Targets, 
     in a slash: a directory, which mirrors the inputs as text inputs do.
     """
     output = targets.output
-    all_jsonl = all(f.kind == "jsonl" for f in files)
+    all_jsonl = all(f.kind in ("jsonl", "parquet") for f in files)  # records: one output file
     one_file = all_jsonl and not output.endswith(("/", os.sep))
+    if not one_file and any(f.kind == "parquet" for f in files):
+        raise ArgumentError(
+            "Parquet inputs are written to one output file (JSONL, or Parquet when it ends in .parquet), not "
+            "mirrored into a directory; give a file name, and no text inputs"
+        )
     if not one_file and output == STDOUT:
         raise ArgumentError("text inputs need an output directory, not - (stdout)")
     if annotate and not one_file:
@@ -519,11 +537,14 @@ class _Run:
                     logger.info("opening the index %s", _shown(self.index))
                 # Entered first, left last: a file index is saved only once every output is in place.
                 clean = stack.enter_context(Cleaner(self.config, index=self.index, workers=self.workers)).clean
-            sink: _Sink = (
-                _JsonlSink(stack.enter_context(open_output(self.targets.output)), text_field, self.annotate)
-                if self.all_jsonl
-                else _DirectorySink(stack, Path(self.targets.output), self.files, text_field)
-            )
+            sink: _Sink
+            if self.all_jsonl and is_parquet(self.targets.output):
+                sink = _ParquetSink(stack.enter_context(atomic_binary(self.targets.output)), self.targets.output,
+                                    text_field, self.annotate)
+            elif self.all_jsonl:
+                sink = _JsonlSink(stack.enter_context(open_output(self.targets.output)), text_field, self.annotate)
+            else:
+                sink = _DirectorySink(stack, Path(self.targets.output), self.files, text_field)
             report = _Report(stack.enter_context(open_output(self.targets.report)) if self.targets.report else None)
             html = None if self.targets.html is None else HtmlReport()
             for result in meter.results(clean(records)):
@@ -693,6 +714,23 @@ class _JsonlSink(_Sink):
         if result.dropped is not None and (not self.annotate or not result.fields):
             return
         self.out.write(dumps(output_record(result, self.text_field, self.annotate)))
+
+
+class _ParquetSink(_Sink):
+    """The records :class:`_JsonlSink` writes, as the rows of a Parquet file."""
+
+    def __init__(self, raw: IO[bytes], path: str, text_field: str, annotate: bool) -> None:
+        self.out = ParquetRecords(raw, path)
+        self.text_field = text_field
+        self.annotate = annotate
+
+    def write(self, result: CleanResult) -> None:
+        if result.dropped is not None and (not self.annotate or not result.fields):
+            return
+        self.out.write(output_record(result, self.text_field, self.annotate))
+
+    def commit(self) -> None:
+        self.out.close()
 
 
 class _TextSink(_Sink):

@@ -182,6 +182,74 @@ def open_output(path: str | Path) -> Iterator[IO[str]]:
         yield text
 
 
+PARQUET_SUFFIXES = (".parquet",)
+
+
+def is_parquet(path: str | Path) -> bool:
+    """Whether an output path names a Parquet file."""
+    return str(path).lower().endswith(PARQUET_SUFFIXES)
+
+
+class ParquetRecords:
+    """Output records written as the rows of a Parquet file (with ``pyarrow``), in row groups.
+
+    The columns and their types are the first row group's (the first
+    :attr:`ROWS` records); a later record that does not fit them is an
+    :class:`OutputError`. The bytes depend only on the records (and the
+    pyarrow version), so the same run writes the same file.
+
+    Args:
+        raw: Where the file goes (from :func:`atomic_binary`).
+        path: Its name, for messages.
+    """
+
+    ROWS = 10_000
+
+    def __init__(self, raw: IO[bytes], path: str | Path) -> None:
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError as exc:
+            raise OutputError('writing Parquet needs pyarrow: pip install "dedup[ray]" or pip install pyarrow',
+                              path) from exc
+        self._pa, self._pq = pa, pq
+        self.raw, self.path = raw, str(path)
+        self._rows: list[dict[str, Any]] = []
+        self._writer: Any = None
+        self._schema: Any = None
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._rows.append(record)
+        if len(self._rows) >= self.ROWS:
+            self._flush()
+
+    def close(self) -> None:
+        """Write the last rows and the file's footer (an empty input gives a file without columns)."""
+        self._flush()
+        if self._writer is None:
+            self._pq.write_table(self._pa.table({}), self.raw)
+        else:
+            self._writer.close()
+
+    def _flush(self) -> None:
+        if not self._rows:
+            return
+        pa = self._pa
+        try:
+            table = pa.Table.from_pylist(self._rows, schema=self._schema)
+        except (pa.ArrowException, UnicodeEncodeError, TypeError, ValueError) as exc:
+            raise OutputError(
+                f"cannot write the records as Parquet ({exc}): a column changes type, or a text is not valid "
+                "Unicode; write JSONL (-o out.jsonl) instead",
+                self.path,
+            ) from exc
+        if self._writer is None:
+            self._schema = table.schema
+            self._writer = self._pq.ParquetWriter(self.raw, table.schema)
+        self._writer.write_table(table)
+        self._rows = []
+
+
 def output_record(result: CleanResult, text_field: str, annotate: bool) -> dict[str, Any]:
     """The JSON record of a result: the input's fields, in order, with the text replaced."""
     record = dict(result.fields)

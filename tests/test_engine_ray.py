@@ -15,11 +15,12 @@ from conftest import stable_summary
 from dedup import Cleaner, Config, DedupConfig, Document, Reason, TopicConfig
 from dedup.analysis import analyse_batch
 from dedup.cleaner import BATCH_SIZE
-from dedup.minhash import sketch_similarity
+from dedup.minhash import lsh_params, sketch_similarity
 from dedup.run import clean_files
 
 ray = pytest.importorskip("ray")
 engine = pytest.importorskip("dedup.engines.ray")
+shuffle = pytest.importorskip("dedup.engines.shuffle")
 
 SEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "seeds"
 FOOTER = "Subscribe to our newsletter for the day's top stories."
@@ -117,6 +118,18 @@ def test_jsonl_output_report_and_summary_are_the_local_ones(tmp_path: Path, conf
     _same_but_engine(found)
 
 
+@pytest.mark.parametrize("output", ["out.parquet", "out.jsonl"])
+def test_parquet_input_output_report_and_summary_are_the_local_ones(tmp_path: Path, output: str) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    records = [r for r in _records(BATCH_SIZE + 100) if isinstance(r, dict)]
+    source = tmp_path / "in" / "docs.parquet"
+    source.parent.mkdir()
+    pq.write_table(pytest.importorskip("pyarrow").Table.from_pylist(records), source)
+    found = _run_both(tmp_path, [source], output, config=CROSS, on_error="skip")
+    assert {"duplicate_document", "invalid", "boilerplate"} <= _reasons(found["local"]["report.jsonl"])
+    _same_but_engine(found)
+
+
 def test_chains_keep_the_first_and_the_last(tmp_path: Path) -> None:
     """A≈B and B≈C, A≉C: B is dropped as a copy of A, so C, compared with A only, is kept."""
     pool = _sentences()
@@ -135,11 +148,48 @@ def test_chains_keep_the_first_and_the_last(tmp_path: Path) -> None:
     assert list(engine.clean_stream(docs, NO_TOPIC)) == local
 
 
+def test_no_documents_and_invalid_records_only() -> None:
+    assert list(engine.clean_stream([], CROSS)) == []
+    invalid = engine.InvalidRecord("in.jsonl", 1, "not valid JSON")
+    assert list(engine.clean_stream([invalid], CROSS)) == list(Cleaner(CROSS).clean([invalid]))
+
+
 def test_windows_of_any_size_give_the_same_results() -> None:
     records = [r for r in _records(BATCH_SIZE + 50) if isinstance(r, dict) and "text" in r and r["id"] != "d1"]
     docs = [Document(r["id"], r["text"], {"n": r["n"]} if "n" in r else {}) for r in records]
     local = list(Cleaner(CROSS).clean(docs))
     assert list(engine.clean_stream(docs, CROSS, window=1)) == local
+
+
+def test_a_footer_in_2000_documents_costs_comparisons_linear_in_the_documents() -> None:
+    """One long footer, numbered per document: 2,000 near-copies share the same band buckets.
+
+    Verifying every pair of a bucket would take some two million
+    comparisons; each item is compared with the bucket's representatives only.
+    """
+    rng = random.Random(4)
+    words = sorted({w for s in _sentences() for w in re.findall(r"[a-z]+", s.lower())})
+    count = 2000
+    config = Config(dedup=DedupConfig(boilerplate=True, cross_doc_paragraphs=True), topic=TopicConfig(enabled=False))
+    docs = []
+    for i in range(count):
+        body = [" ".join(rng.choices(words, k=14)).capitalize() + "." for _ in range(4)]
+        footer = (
+            "This report was filed by the regional newsroom of the evening paper and may not be reproduced, "
+            f"broadcast or rewritten without the written consent of the editors; reference number {i}."
+        )
+        docs.append(Document(f"d{i}", "\n".join([*body, FOOTER, footer])))
+    stats = shuffle.ShuffleStats()
+
+    results = list(engine.clean_stream(docs, config, stats=stats))
+
+    assert results == list(Cleaner(config).clean(docs))
+    assert sum(r.dropped is None for r in results) == count, "the documents must differ"
+    footers = [r.decisions[-1].reason for r in results]
+    assert footers.count(Reason.NEAR_DUPLICATE) == count - 1, "the numbered footers must repeat the first"
+    assert [r.decisions[-2].reason for r in results].count(Reason.BOILERPLATE) == count - 2
+    bands, _ = lsh_params(config.dedup.threshold, config.shingle.num_perm)
+    assert 0 < stats.comparisons["para"] <= 2 * bands * count
 
 
 def test_mirrored_text_directory(tmp_path: Path) -> None:

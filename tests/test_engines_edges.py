@@ -100,3 +100,65 @@ def test_resolve_keeps_the_earliest_of_equal_scores_and_skips_dropped_items() ->
     edges = [Edge(0, 1, 0.9), Edge(0, 2, 0.8), Edge(1, 2, 0.95), Edge(0, 3, 0.8), Edge(2, 3, 0.8)]
     matches = resolve(range(5), edges)
     assert matches == {1: Edge(0, 1, 0.9), 2: Edge(0, 2, 0.8), 3: Edge(0, 3, 0.8)}
+
+
+def test_line_counts_from_partitioned_reducers_are_the_store_s() -> None:
+    """Each reducer ranks the documents with a line: the store's count of earlier documents with it."""
+    pa = pytest.importorskip("pyarrow")
+    from dedup.engines.shuffle import partition, reduce_groups
+
+    rng = np.random.default_rng(3)
+    lines = [sorted({int(k) for k in rng.integers(0, 12, rng.integers(1, 5))}) for _ in range(300)]
+    keys = [(2**63 + 977 * key) for doc in lines for key in doc]  # uint64 keys above 2**63 too
+    items = [position for position, doc in enumerate(lines) for _ in doc]
+    table = pa.table({"key": pa.array(keys, pa.uint64()), "item": pa.array(items, pa.int64())})
+    parts = partition(table, 3)
+    assert sum(part.num_rows for part in parts) == table.num_rows
+
+    found = {}
+    for part in parts:
+        rows = reduce_groups("count", (), None, part)
+        if rows is not None:
+            found.update({(p, k): c for k, p, c in zip(*(rows[c].to_pylist() for c in ("key", "item", "count")),
+                                                        strict=True)})
+
+    store = MemoryStore("f")
+    expected = {}
+    for position, doc in enumerate(lines):
+        for key in doc:
+            count = store.add_and_count("line", 2**63 + 977 * key, str(position))
+            if count:
+                expected[position, 2**63 + 977 * key] = count
+    assert found == expected
+    assert max(expected.values()) > 20
+
+
+def test_buckets_through_the_reducers_settle_to_the_store_s_matches() -> None:
+    """The band stage's rows, verified by partitioned reducers and settled in rounds, give the store's matches."""
+    pa = pytest.importorskip("pyarrow")
+    from dedup.engines.shuffle import partition, reduce_groups, settle
+
+    rng = np.random.default_rng(11)
+    bases = [rng.integers(0, 2**32, NUM_PERM, dtype=np.uint32) for _ in range(10)]
+    signatures = np.stack([_variant(rng, bases[rng.integers(len(bases))], rng.uniform(0.0, 0.4)) for _ in range(300)])
+    keys = band_keys(signatures, *lsh_params(THRESHOLD, NUM_PERM, 0.15)).tolist()
+    sketches = [sketch(row) for row in signatures]
+    rows = [(key, p) for p, item_keys in enumerate(keys) for key in sorted(set(BandIndex.fold(item_keys)))]
+    table = pa.table({
+        "key": pa.array([k for k, _ in rows], pa.uint32()),
+        "item": pa.array([p for _, p in rows], pa.int64()),
+        "sketch": pa.array([sketches[p] for _, p in rows], pa.binary()),
+        "id": pa.array([f"doc{p}".encode() for _, p in rows], pa.binary()),
+    })
+    parts = partition(table, 3)
+
+    def verify(forced: dict[int, set[int]], only: set[int] | None) -> list[dict[str, list[object]]]:
+        found = [reduce_groups("bucket", (THRESHOLD, forced), only, part) for part in parts]
+        return [rows.to_pydict() for rows in found if rows is not None]
+
+    settled = settle(verify)
+
+    expected = _store_matches(keys, sketches)
+    assert {p: (e.earlier, e.score) for p, e in settled.matches.items()} == expected
+    assert all(settled.ids[e.earlier] == f"doc{e.earlier}".encode() for e in settled.matches.values())
+    assert len(expected) > 100

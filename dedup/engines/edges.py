@@ -9,9 +9,9 @@ order) and sketches; :func:`resolve_buckets` runs them to the store's exact
 answer. To match :class:`dedup.store.MemoryStore` exactly, group by the band
 keys as it stores them, folded to 32 bits (:meth:`dedup.bands.BandIndex.fold`).
 
-The Ray engine does not use these yet (its cross-document stages run in the
-driver against the in-memory store); they are the pieces of a shuffle-based
-stage, tested against the store.
+The Ray engine runs :func:`bucket_edges` on its workers, one bucket at a
+time, and :func:`resolve` with the correction rounds of
+:func:`resolve_buckets` in the driver (:mod:`dedup.engines.shuffle`).
 
 The store's rule: an item is compared with the earlier *inserted* items
 sharing a band key; the most similar one at or above the threshold (the

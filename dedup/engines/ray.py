@@ -1,36 +1,39 @@
-"""The Ray engine: the local engine's output, with the analysis on a Ray cluster.
+"""The Ray engine: the local engine's output, with the work on a Ray cluster.
 
 The work splits as in :mod:`dedup.cleaner`:
 
 - The within-document stages (:func:`dedup.analysis.analyse_batch`, the
-  expensive part: shingling, MinHash, topic scores) run as Ray Data tasks,
-  one task per batch of :data:`dedup.cleaner.BATCH_SIZE` documents. The
-  batches are dedup's own, formed in input order here (not Ray's
-  ``map_batches`` boundaries: a topic score may depend on the batch in its
-  last bits), and what comes back is :func:`dedup.analysis.to_wire`'s
-  encoding, packed as a pickle-free ``.npz``: no document text goes back.
+  expensive part: shingling, MinHash, topic scores) run as Ray tasks, one
+  per batch of :data:`dedup.cleaner.BATCH_SIZE` documents. The batches are
+  dedup's own, formed in input order here (a topic score may depend on the
+  batch in its last bits). Each batch's records and its analysis
+  (:func:`dedup.analysis.to_wire`'s encoding, packed as a pickle-free
+  ``.npz``) stay in the object store.
 - The cross-document stages (boilerplate lines, duplicate documents,
-  repeated paragraphs) then run in this process, in input order, against
-  an in-memory index exactly as the local engine runs them
-  (:meth:`dedup.cleaner.Cleaner.resolve`): the first occurrence in input
-  order wins, so the output, the report and the summary (but for its
-  ``engine`` field) are the local engine's, byte for byte.
+  repeated paragraphs) run as shuffles on the cluster
+  (:mod:`dedup.engines.shuffle`): workers group the keys, verify the band
+  buckets and send back only counts and match edges, to which this process
+  applies the first-in-input-order rule.
+- A last pass takes each batch back in input order and runs
+  :meth:`dedup.cleaner.Cleaner.resolve` against those answers: the output,
+  the report and the summary (but for its ``engine`` field) are the local
+  engine's, byte for byte.
 
 Records are read with :mod:`dedup.read` (never ``ray.data.read_json``, which
 turns ``1`` into ``1.0``, adds null fields and rejects mixed id types), so
 a bad record gets the same error, and ``--on-error`` the same effect.
+Reading and writing still pass through this process (the records go to
+the object store as they are read, and the output is written from here).
 
 The settings and the topic model are shipped once (``ray.put``), and
 workers get a writable numba cache (``NUMBA_CACHE_DIR``) when this module
 starts Ray, so that they compile the shingling kernels once, not per task.
 
-What the driver (this process) holds: the documents of the :data:`AHEAD`
-windows of :data:`WINDOW` batches in flight (the cluster analyses the next
-windows while the driver resolves the current one), their analyses, and the cross-document
-index (about 290 bytes per indexed document, see
-:class:`dedup.store.MemoryStore`). The index is the part that grows with the
-corpus; moving it into the cluster (band-key shuffles whose edges only reach
-the driver) is not done yet.
+What the driver (this process) holds: two object refs per batch, the
+answers of the cross-document questions that found something, and the
+match edges while a stage settles (the sizes are in
+:mod:`dedup.engines.shuffle`); no index, and no document text but the
+batch being written.
 
 Example:
     >>> from dedup.engines.ray import clean_files_ray  # doctest: +SKIP
@@ -40,12 +43,9 @@ Example:
 from __future__ import annotations
 
 import io
-import json
 import os
 import tempfile
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,7 @@ from dedup.analysis import analyse_to_wire, from_wire
 from dedup.cleaner import BATCH_SIZE, Cleaner
 from dedup.config import Config
 from dedup.data import CleanResult, Document
+from dedup.engines.shuffle import KINDS, AnswerStore, ShuffleStats, cross_document
 from dedup.errors import DedupError, InputError
 from dedup.read import InvalidRecord, document_from_record
 from dedup.write import dumps, output_record, report_lines
@@ -69,9 +70,8 @@ if TYPE_CHECKING:
 
 __all__ = ["WINDOW", "RayMissingError", "clean_dataset", "clean_files_ray", "clean_stream", "connect"]
 
-#: Batches analysed per Ray Data execution.
+#: Reading waits for the cluster when ``WINDOW * AHEAD`` analysis tasks are unfinished.
 WINDOW = 16
-#: Windows in flight at once: the driver holds the documents of these.
 AHEAD = 2
 
 _Batch = list[Document | InvalidRecord]
@@ -155,14 +155,21 @@ def clean_stream(
     model: TopicModel | None = None,
     *,
     window: int = WINDOW,
+    stats: ShuffleStats | None = None,
 ) -> Iterator[CleanResult]:
     """Clean documents on the connected Ray, as :meth:`dedup.cleaner.Cleaner.clean` does here.
+
+    The whole input is read and analysed before the first result comes:
+    the cross-document stages (:mod:`dedup.engines.shuffle`) need every
+    document's keys.
 
     Args:
         items: Documents and the readers' invalid records, in input order.
         config: The settings.
         model: The topic model (the configured one when ``None``).
-        window: Batches analysed per Ray Data execution.
+        window: Reading waits for the cluster when ``window * AHEAD``
+            analysis tasks are unfinished.
+        stats: Filled with what the cross-document stages did, when given.
 
     Yields:
         One result per item, in input order.
@@ -172,35 +179,36 @@ def clean_stream(
         RayMissingError: Ray is not installed.
     """
     ray = _ray()
-    cleaner = Cleaner(config, model=model)  # loads the model once, and holds the index
-    context = (ray.put(config), ray.put(cleaner.model))
-    batches = _batches(items)
-    # The cluster analyses the next windows while this process resolves the current one.
-    with ThreadPoolExecutor(max_workers=AHEAD) as pool:
-        pending: deque[tuple[list[_Batch], Future[list[dict[str, Any]]]]] = deque()
-
-        def submit() -> None:
-            chunk = list(islice(batches, window))
-            if chunk:
-                pending.append((chunk, pool.submit(_analyse_window, ray, chunk, context)))
-
-        for _ in range(AHEAD):
-            submit()
-        while pending:
-            chunk, future = pending.popleft()
-            wires = future.result()
-            submit()
-            for number, batch in enumerate(chunk):
-                docs = [item for item in batch if isinstance(item, Document)]
-                analyses = iter(from_wire(wires[number], docs))
-                for item in batch:
-                    if isinstance(item, InvalidRecord):
-                        yield decide.invalid(item)
-                        continue
-                    analysis = next(analyses)
-                    if analysis.error is not None:
-                        raise InputError(analysis.error, item.source or "<documents>", item.line)
-                    yield cleaner.resolve(analysis)
+    cleaner = Cleaner(config, model=model)  # loads the model once
+    context = [ray.put(config), ray.put(cleaner.model)]
+    analyse = ray.remote(_analyse_batch)
+    batches: list[tuple[Any, Any]] = []
+    running: list[Any] = []
+    for batch in _batches(items):
+        batch_ref = ray.put(batch)
+        wire = analyse.remote(batch_ref, context)
+        batches.append((batch_ref, wire))
+        running.append(wire)
+        if len(running) >= window * AHEAD:
+            _, running = ray.wait(running, num_returns=len(running) - window * AHEAD + 1)
+    answers = cross_document(ray, config, context, batches, stats)
+    store = AnswerStore(config.fingerprint(), {}, KINDS)
+    for number, (batch_ref, wire_ref) in enumerate(batches):
+        batch, packed = ray.get([batch_ref, wire_ref])
+        batches[number] = (None, None)  # let the object store free them
+        store.answers = answers[number]
+        answers[number] = {}
+        docs = [item for item in batch if isinstance(item, Document)]
+        analyses = iter(from_wire(unpack_wire(packed), docs))
+        for position, item in enumerate(batch, number * BATCH_SIZE):
+            if isinstance(item, InvalidRecord):
+                yield decide.invalid(item)
+                continue
+            analysis = next(analyses)
+            store.position = position
+            if analysis.error is not None:
+                raise InputError(analysis.error, item.source or "<documents>", item.line)
+            yield cleaner.resolve(analysis, store)
 
 
 def clean_dataset(
@@ -263,24 +271,7 @@ def _batches(items: Iterable[Document | InvalidRecord]) -> Iterator[_Batch]:
         yield batch
 
 
-def _analyse_window(ray: Any, chunk: list[_Batch], context: tuple[Any, Any]) -> list[dict[str, Any]]:
-    """The wire of each batch of ``chunk``, analysed on the cluster, in the order of ``chunk``."""
-    rows = [
-        {"batch": number, "docs": _pack_docs([item for item in batch if isinstance(item, Document)])}
-        for number, batch in enumerate(chunk)
-    ]
-    dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
-    analysed = dataset.map(_analyse_row, fn_args=(list(context),))
-    # Ray Data does not keep row order by default: put each batch back at its number.
-    wires: list[dict[str, Any] | None] = [None] * len(rows)
-    for row in analysed.iter_rows():
-        wires[int(row["batch"])] = _unpack_wire(row["wire"])
-    if any(wire is None for wire in wires):
-        raise DedupError("the Ray engine lost the analysis of a batch; run again, and report it if it repeats")
-    return wires  # type: ignore[return-value]
-
-
-def _analyse_row(row: dict[str, Any], context: list[Any]) -> dict[str, Any]:
+def _analyse_batch(batch: _Batch, context: list[Any]) -> bytes:
     """What a Ray worker does with one batch: analyse it and pack the wire.
 
     ``context`` holds the object refs of the settings and the model (in a
@@ -290,13 +281,7 @@ def _analyse_row(row: dict[str, Any], context: list[Any]) -> dict[str, Any]:
     import ray
 
     config, model = ray.get(context)
-    docs = [Document(doc_id, text) for doc_id, text in json.loads(row["docs"])]
-    return {"batch": row["batch"], "wire": _pack_wire(analyse_to_wire(docs, config, model))}
-
-
-def _pack_docs(docs: list[Document]) -> str:
-    # ASCII JSON: ids and texts read from JSON may hold lone surrogates, which Arrow strings cannot.
-    return json.dumps([[doc.id, doc.text] for doc in docs])
+    return _pack_wire(analyse_to_wire([item for item in batch if isinstance(item, Document)], config, model))
 
 
 def _pack_wire(wire: dict[str, Any]) -> bytes:
@@ -306,6 +291,7 @@ def _pack_wire(wire: dict[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
-def _unpack_wire(packed: bytes) -> dict[str, Any]:
+def unpack_wire(packed: bytes) -> dict[str, Any]:
+    """The analysis wire a worker packed (a pickle-free ``.npz``)."""
     with np.load(io.BytesIO(packed), allow_pickle=False) as data:
         return {name: data[name].item() if data[name].ndim == 0 else data[name] for name in data.files}
