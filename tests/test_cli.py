@@ -297,8 +297,8 @@ def test_topic_threshold(clean_jsonl, seeds_dir):
     # prose is the article's own ending, whatever its score): the threshold decides.
     body = (seeds_dir / SEED_000).read_text("utf-8").split("\n")[:8]
     aside = (
-        "Italy's government has also faced criticism over its handling of migrants arriving by sea from North "
-        "Africa this year, and"
+        "The prime minister has also faced questions this year over the coalition's handling of migration policy "
+        "and of the"
     )
     records = [{"id": "a", "text": "\n".join([*body, aside])}]
     score = clean_jsonl(records, "--annotate")["out"][0]["dedup"]["decisions"][-1]["score"]
