@@ -32,7 +32,7 @@ MODES = PARAGRAPH_MODES
 AUTO_RULE_VERSION = 1
 #: A line break, blank lines (empty or whitespace only) in between, and another: somewhere a block may end.
 _BLANK_LINE = re.compile(r"(?:\r\n|\r(?!\n)|\n)[^\S\r\n]*(?:\r\n|\r|\n)")
-_INNER_BREAK = re.compile(r"[^\S\r\n]*(?:\r\n|\r|\n)[^\S\r\n]*")
+_BREAK = re.compile(r"\r\n|\r|\n")
 # The auto rule's constants: see choose_mode.
 _MIN_WIDTH, _MAX_WIDTH = 40, 132
 _MIN_WRAPPED = 3
@@ -45,7 +45,7 @@ _SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’»」』)\]]*\s*$")
 _WIDE_CHARS = "\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3" \
     "\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6"
 _WIDE = re.compile(f"[{_WIDE_CHARS}]")
-_FIRST_WORD = re.compile(f"\\s*([{_WIDE_CHARS}]|[^\\s{_WIDE_CHARS}]+)")
+_FIRST_WORD = re.compile(f"[{_WIDE_CHARS}]|[^\\s{_WIDE_CHARS}]+")
 
 
 def split_paragraphs(text: str, mode: str = "line") -> tuple[list[Paragraph], str, str]:
@@ -215,7 +215,10 @@ def flatten(paragraph: str) -> str:
         >>> flatten("a wrapped  \\r\\n  line")
         'a wrapped line'
     """
-    return _INNER_BREAK.sub(" ", paragraph)
+    parts = _BREAK.split(paragraph)
+    if len(parts) == 1:
+        return paragraph
+    return " ".join([parts[0].rstrip(), *(part.strip() for part in parts[1:-1]), parts[-1].lstrip()])
 
 
 def _line_spans(text: str) -> list[tuple[int, int]]:
@@ -252,8 +255,8 @@ def _rule(text: str, lines: Sequence[tuple[int, int]], blocks: Sequence[tuple[in
         full = 0
         for k in range(first, last):
             start, end = lines[k + 1]
-            word = _FIRST_WORD.match(text, start, end)
-            full += word is not None and columns[k] + 1 + _columns(word.group(1)) > width
+            word = _FIRST_WORD.match(text[start:end].lstrip())
+            full += word is not None and columns[k] + 1 + _columns(word.group()) > width
             ends += _SENTENCE_END.search(text, lines[k][0], lines[k][1]) is not None
         if full < _FULL_SHARE * (last - first):
             return "line"
