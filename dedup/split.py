@@ -37,6 +37,7 @@ _BREAK = re.compile(r"\r\n|\r|\n")
 _MIN_WIDTH, _MAX_WIDTH = 40, 132
 _MIN_WRAPPED = 3
 _FULL_SHARE = 0.8
+_FILL = 0.85  # greedy wrappers fill lines to the width; balancing ones (fmt) to about nine tenths of it
 _MAX_ENDS_SHARE = 0.3
 #: A line that ends a sentence: terminal punctuation, perhaps inside quotes or brackets.
 _SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’»」』)\]]*\s*$")
@@ -180,7 +181,9 @@ def choose_mode(text: str) -> str:
        ``.txt`` file does.
     3. A line break inside a block is *wrapped* when the next line's first
        word (or first wide character) would not have fitted on the line
-       within that width: a greedy wrapper broke it there. Every block of
+       within 85 % of that width: a greedy wrapper (which fills lines to the
+       width) or a balancing one such as ``fmt`` (to about nine tenths of
+       it) broke it there. Every block of
        several lines must have at least 80 % of its breaks wrapped; one
        block of one-line items (a menu, a list, an address beside a wrapped
        body) keeps the whole document in ``line`` mode.
@@ -256,7 +259,7 @@ def _rule(text: str, lines: Sequence[tuple[int, int]], blocks: Sequence[tuple[in
         for k in range(first, last):
             start, end = lines[k + 1]
             word = _FIRST_WORD.match(text[start:end].lstrip())
-            full += word is not None and columns[k] + 1 + _columns(word.group()) > width
+            full += word is not None and columns[k] + 1 + _columns(word.group()) > _FILL * width
             ends += _SENTENCE_END.search(text, lines[k][0], lines[k][1]) is not None
         if full < _FULL_SHARE * (last - first):
             return "line"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -66,6 +68,17 @@ LINES = sum(1 for line in WRAPPED.split("\n") if line.strip())
 def test_auto_rule(text: str, mode: str) -> None:
     assert choose_mode(text) == mode
     assert paragraph_layout(text, "auto")[0] == mode
+
+
+@pytest.mark.parametrize("width", [60, 72, 80])
+def test_auto_rule_chooses_blocks_for_text_wrapped_by_fmt(width: int) -> None:
+    fmt = shutil.which("fmt")
+    if fmt is None:
+        pytest.skip("fmt (GNU coreutils) is not installed")
+    text = subprocess.run([fmt, "-w", str(width)], input="\n\n".join(ARTICLE) + "\n", capture_output=True,
+                          text=True, check=True).stdout
+    assert choose_mode(text) == "blank"
+    assert choose_mode("Home\nNews\nSport\nWeather\n\n" + text) == "line"
 
 
 def test_auto_rule_reads_wide_characters_as_two_columns() -> None:
