@@ -30,8 +30,6 @@ _LINE = re.compile(r"[^\r\n]+")
 MODES = PARAGRAPH_MODES
 #: The version of :func:`choose_mode`'s rule: part of the settings fingerprint, so change it with the rule.
 AUTO_RULE_VERSION = 1
-#: A line break, blank lines (empty or whitespace only) in between, and another: somewhere a block may end.
-_BLANK_LINE = re.compile(r"(?:\r\n|\r(?!\n)|\n)[^\S\r\n]*(?:\r\n|\r|\n)")
 _BREAK = re.compile(r"\r\n|\r|\n")
 # The auto rule's constants: see choose_mode.
 _MIN_WIDTH, _MAX_WIDTH = 40, 132
@@ -73,7 +71,8 @@ def split_paragraphs(text: str, mode: str = "line") -> tuple[list[Paragraph], st
         return [], text, ""
     paragraphs: list[Paragraph] = []
     end = 0
-    for index, ((start, stop), paragraph) in enumerate(zip(spans.tolist(), texts, strict=True)):
+    starts, stops = spans[:, 0].tolist(), spans[:, 1].tolist()
+    for index, (start, stop, paragraph) in enumerate(zip(starts, stops, texts, strict=True)):
         paragraphs.append(Paragraph(index, paragraph, text[end:start]))
         end = stop
     return paragraphs, paragraphs[0].sep, text[end:]
@@ -145,7 +144,12 @@ def paragraph_layout(text: str, mode: str = "auto") -> tuple[str, np.ndarray, li
         >>> chosen, texts
         ('line', ['Menu', 'News', 'Body'])
     """
-    if mode == "line" or (mode == "auto" and _BLANK_LINE.search(text) is None):
+    if mode not in MODES:
+        raise ValueError(f"paragraph mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode == "blank":
+        lines = _line_spans(text)
+        blocks = _blocks(text, lines)
+    else:
         offsets: list[int] = []
         texts: list[str] = []
         for match in _LINE.finditer(text):
@@ -153,14 +157,13 @@ def paragraph_layout(text: str, mode: str = "auto") -> tuple[str, np.ndarray, li
             if not line.isspace():
                 texts.append(line)
                 offsets += match.span()
-        return "line", np.array(offsets, dtype=np.int64).reshape(len(texts), 2), texts
-    if mode not in MODES:
-        raise ValueError(f"paragraph mode must be one of {', '.join(MODES)}, got {mode!r}")
-    lines = _line_spans(text)
-    blocks = _blocks(text, lines)
-    if mode == "auto" and _rule(text, lines, blocks) == "line":
-        spans = np.array(lines, dtype=np.int64).reshape(len(lines), 2)
-        return "line", spans, [text[start:end] for start, end in lines]
+        spans = np.array(offsets, dtype=np.int64).reshape(len(texts), 2)
+        if mode == "line" or not _blank_line_between(text, spans):
+            return "line", spans, texts
+        lines = list(zip(offsets[0::2], offsets[1::2], strict=True))
+        blocks = _blocks(text, lines)
+        if _rule(text, lines, blocks) == "line":
+            return "line", spans, texts
     spans = np.array([(lines[first][0], lines[last][1]) for first, last in blocks], dtype=np.int64)
     spans = spans.reshape(len(blocks), 2)
     return "blank", spans, [text[start:end] for start, end in spans.tolist()]
@@ -202,10 +205,7 @@ def choose_mode(text: str) -> str:
         >>> choose_mode(wrapped), choose_mode("Home\\nNews\\nSport\\n\\n" + wrapped)
         ('blank', 'line')
     """
-    if _BLANK_LINE.search(text) is None:
-        return "line"
-    lines = _line_spans(text)
-    return _rule(text, lines, _blocks(text, lines))
+    return paragraph_layout(text, "auto")[0]
 
 
 def flatten(paragraph: str) -> str:
@@ -222,6 +222,20 @@ def flatten(paragraph: str) -> str:
     if len(parts) == 1:
         return paragraph
     return " ".join([parts[0].rstrip(), *(part.strip() for part in parts[1:-1]), parts[-1].lstrip()])
+
+
+def _blank_line_between(text: str, spans: np.ndarray) -> bool:
+    """Whether a blank line may stand between two of these lines: a fast test that may say yes wrongly, never no.
+
+    Between two lines that no blank line parts stand one line break: one
+    character, or the two of ``\\r\\n``.
+    """
+    if len(spans) < 2:
+        return False
+    gaps = spans[1:, 0] - spans[:-1, 1]
+    if gaps.max() > 2:
+        return True
+    return bool((gaps == 2).any()) and ("\n\n" in text or "\r\r" in text or "\n\r" in text)
 
 
 def _line_spans(text: str) -> list[tuple[int, int]]:
