@@ -277,3 +277,10 @@ def test_wrapped_goldens_say_what_the_issue_says(name: str) -> None:
     assert next((case_dir / "output").iterdir()).read_bytes() == expected
     reasons = [json.loads(line)["reason"] for line in (case_dir / "report.jsonl").open(encoding="utf-8")]
     assert reasons == ["off_topic"] + ["duplicate"] * 7 + ["off_topic"] * 4
+
+
+def test_the_page_benchmark_lists_the_pages_auto_splits_into_blocks() -> None:
+    from benchmarks.pages import Page, blocks_chosen
+
+    pages = [Page("a", "dragnet", WRAPPED, "\n\n".join(ARTICLE), ""), Page("b", "cleaneval", "x\ny", WRAPPED, "")]
+    assert blocks_chosen(pages) == {"text": ["a"], "trafilatura": ["b"]}
