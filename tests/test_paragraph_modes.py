@@ -276,7 +276,7 @@ def test_wrapped_goldens_say_what_the_issue_says(name: str) -> None:
     expected = newline.join(block + newline for block in blocks[:3] + blocks[4:9])
     assert next((case_dir / "output").iterdir()).read_bytes() == expected
     reasons = [json.loads(line)["reason"] for line in (case_dir / "report.jsonl").open(encoding="utf-8")]
-    assert reasons == ["off_topic"] + ["duplicate"] * 7 + ["off_topic"] * 4
+    assert reasons == ["furniture"] + ["duplicate"] * 7 + ["off_topic"] * 4
 
 
 def test_the_page_benchmark_lists_the_pages_auto_splits_into_blocks() -> None:

@@ -40,6 +40,7 @@ LONG = "Officials said the talks would resume next week in Geneva, where both de
         ("Foto: Michael Kappeler/dpa", "caption", 1.0),
         ("Фото: Сергей Бобылев/ТАСС", "caption", 1.0),
         ("图片来源：新华社", "caption", 1.0),
+        ("图片来源：新华社", "kicker", 0.0),
         ("（新华社记者 王鹏 摄）", "caption", 1.0),
         ("BILD-Serie: Der Faktor", "caption", 0.0),
         ("Photo: Reuters", "caption", 1.0),

@@ -127,6 +127,7 @@ def _kicker(stripped: str) -> bool:
         and len(label) + len(_WIDE.findall(label)) <= _KICKER_MAX_COLUMNS
         and label.count(" ") <= 3
         and _SPEECH.search(label) is None
+        and _CAPTION_START.match(stripped) is None  # "图片来源：新华社" is a credit, not a teaser's label
     )
 
 
