@@ -8,7 +8,7 @@ text of the main content. Nothing from the file is stored in the
 repository::
 
     python benchmarks/pages.py [--methods asis,dedup,furniture,furniture+dedup]
-                               [--json OUT.json] [--limit N]
+                               [--paragraphs line|blank|auto] [--json OUT.json] [--limit N]
 
 Score (the data's README): split gold and output into ``\\w+`` tokens,
 count 4-token shingles as multisets, take precision and recall per page,
@@ -27,7 +27,9 @@ below); it must not look at ``gold``.
 - ``asis``: the input unchanged.
 - ``dedup``: :class:`dedup.Cleaner` with document deduplication off
   (``Config(dedup=DedupConfig(documents=False))``), a fresh cleaner per
-  page, so that no state crosses pages.
+  page, so that no state crosses pages; ``--paragraphs`` says what a
+  paragraph is (default ``auto``, as ``dedup clean``). The run lists, per
+  input, the pages where ``auto`` chose blocks between blank lines.
 - ``dedup-furniture``: ``dedup`` with its furniture stage on
   (``--furniture``), each page scored by the furniture model of the
   protocol below (the run-time one saved to a temporary file, deleted at
@@ -255,20 +257,22 @@ def _identity(text: str) -> str:
     return text
 
 
-def dedup_factory(furniture: dict[str, str] | None = None) -> CleanerFactory:
+def dedup_factory(furniture: dict[str, str] | None = None, paragraphs: str = "auto") -> CleanerFactory:
     """Current dedup without document deduplication, a fresh cleaner per page.
 
     Args:
         furniture: With the furniture stage on (``--furniture``): the path of
             the furniture model that scores each page source (the protocol
             of :func:`benchmarks.train_furniture.furniture_models`).
+        paragraphs: What a paragraph is (:data:`dedup.split.MODES`).
     """
-    from dedup import Cleaner, Config, DedupConfig, FurnitureConfig, TopicModel
+    from dedup import Cleaner, Config, DedupConfig, FurnitureConfig, InputConfig, TopicModel
 
     configs = {
         source: Config(
             dedup=DedupConfig(documents=False),
             furniture=FurnitureConfig(enabled=furniture is not None, model=(furniture or {}).get(source)),
+            input=InputConfig(paragraphs=paragraphs),
         )
         for source in SOURCES
     }
@@ -350,8 +354,20 @@ def _as_json(results: dict[str, dict[str, dict[str, Summary]]]) -> dict[str, Any
     }
 
 
+def blocks_chosen(pages: Sequence[Page], inputs: Sequence[str] = INPUTS) -> dict[str, list[str]]:
+    """Per input, the ids of the pages that ``--paragraphs auto`` splits into blocks between blank lines."""
+    from dedup.split import choose_mode
+
+    return {name: [page.id for page in pages if choose_mode(page.input(name)) == "blank"] for name in inputs}
+
+
 def make_factories(
-    names: Sequence[str], pages: Sequence[Page], seed: int, threshold: float | None = None, scratch: Path | None = None
+    names: Sequence[str],
+    pages: Sequence[Page],
+    seed: int,
+    threshold: float | None = None,
+    scratch: Path | None = None,
+    paragraphs: str = "auto",
 ) -> dict[str, CleanerFactory]:
     """The cleaner factories called ``names`` (see the module docstring).
 
@@ -361,7 +377,7 @@ def make_factories(
     unknown = [name for name in names if name not in METHODS]
     if unknown:
         raise ValueError(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
-    dedup = dedup_factory() if any("dedup" in name for name in names) else None
+    dedup = dedup_factory(paragraphs=paragraphs) if any("dedup" in name for name in names) else None
     furniture = None
     if any(name.startswith("furniture") for name in names):
         from benchmarks.train_furniture import furniture_factory
@@ -371,7 +387,7 @@ def make_factories(
         "asis": as_is,
         "dedup": dedup,
         "dedup-furniture": (
-            dedup_factory(_furniture_files(seed, threshold, scratch))
+            dedup_factory(_furniture_files(seed, threshold, scratch), paragraphs)
             if "dedup-furniture" in names and scratch is not None
             else None
         ),
@@ -397,6 +413,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the run-time furniture model")
     parser.add_argument("--furniture-threshold", type=float, default=None, metavar="T",
                         help="furniture threshold for both models instead of the cross-validated ones")
+    parser.add_argument("--paragraphs", choices=("line", "blank", "auto"), default="auto",
+                        help="what a paragraph is for the dedup methods (default: auto)")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT.json", help="write every number here")
     args = parser.parse_args(argv)
     pages = load_pages()[: args.limit]
@@ -407,9 +425,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
     if not set(inputs) <= set(INPUTS):
         parser.error(f"--inputs takes {', '.join(INPUTS)}")
+    blocks = blocks_chosen(pages, inputs)
+    for name, ids in blocks.items():
+        print(f"auto chose blocks on {len(ids)} {name} pages: {', '.join(ids) or 'none'}", file=sys.stderr)
     results: dict[str, dict[str, dict[str, Summary]]] = {}
     with tempfile.TemporaryDirectory(prefix="dedup-pages-") as scratch:
-        factories = make_factories(names, pages, args.seed, args.furniture_threshold, Path(scratch))
+        factories = make_factories(names, pages, args.seed, args.furniture_threshold, Path(scratch), args.paragraphs)
         base = run(as_is, pages, inputs)
         for name, factory in factories.items():
             start = time.perf_counter()
@@ -418,7 +439,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{name}: {time.perf_counter() - start:.1f} s", file=sys.stderr)
     print(format_table(results))
     if args.json:
-        args.json.write_text(json.dumps(_as_json(results), indent=1) + "\n", encoding="utf-8")
+        # Beside the methods: the paragraph mode of the dedup methods, and the pages auto split into blocks.
+        payload = {**_as_json(results), "paragraphs": {"mode": args.paragraphs, "auto_blocks": blocks}}
+        args.json.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     return 0
 
 

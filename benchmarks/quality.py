@@ -5,7 +5,7 @@ compares the output with the ground truth::
 
     python benchmarks/quality.py [--split test] [--seed 0] [--n-docs N]
                                  [--cleaner dedup|noop|oracle] [--json OUT.json]
-                                 [--second-pass]
+                                 [--paragraphs line|blank|auto] [--second-pass]
 
 Cleaners
 --------
@@ -189,8 +189,10 @@ class OracleCleaner:
             yield RefResult(doc["id"], sample.expected_text or "", None, decisions)
 
 
-def make_cleaner(name: str, samples: Sequence[Sample]) -> CleanerLike:
+def make_cleaner(name: str, samples: Sequence[Sample], paragraphs: str = "auto") -> CleanerLike:
     """The cleaner called ``name``: ``dedup``, ``noop`` or ``oracle``.
+
+    ``paragraphs`` is what a paragraph is for ``dedup`` (:data:`dedup.split.MODES`).
 
     Raises:
         ValueError: Unknown name.
@@ -202,9 +204,9 @@ def make_cleaner(name: str, samples: Sequence[Sample]) -> CleanerLike:
         return OracleCleaner(samples)
     if name == "dedup":
         # Imported here so that the reference cleaners run without the package.
-        from dedup import Cleaner
+        from dedup import Cleaner, Config, InputConfig
 
-        return Cleaner()
+        return Cleaner(Config(input=InputConfig(paragraphs=paragraphs)))
     raise ValueError(f"unknown cleaner {name!r}; expected dedup, noop or oracle")
 
 
@@ -497,7 +499,7 @@ def evaluate(cleaner: CleanerLike, samples: Sequence[Sample]) -> dict[str, Any]:
     }
 
 
-def second_pass(samples: Sequence[Sample]) -> dict[str, Any]:
+def second_pass(samples: Sequence[Sample], paragraphs: str = "auto") -> dict[str, Any]:
     """Clean the corpus with :class:`dedup.Cleaner`, then clean what it kept again with a fresh one.
 
     Returns:
@@ -509,13 +511,14 @@ def second_pass(samples: Sequence[Sample]) -> dict[str, Any]:
         pass removed), ``target``, ``passed`` and ``examples`` (ids of
         changed documents).
     """
-    from dedup import Cleaner
+    from dedup import Cleaner, Config, InputConfig
 
+    config = Config(input=InputConfig(paragraphs=paragraphs))
     docs = [dict(sample.doc) for sample in samples]
-    first = list(Cleaner().clean(docs))
+    first = list(Cleaner(config).clean(docs))
     kept_pairs = [(s, r) for s, r in zip(samples, first, strict=True) if r.dropped is None]
     kept = [{**dict(s.doc), "text": r.text} for s, r in kept_pairs]
-    second = list(Cleaner().clean(kept))
+    second = list(Cleaner(config).clean(kept))
     changed: list[str] = []
     changed_by: Counter[str] = Counter()
     removed: Counter[str] = Counter()
@@ -745,6 +748,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cleaner", choices=("dedup", "noop", "oracle"), default="dedup")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT.json", help="write every number here")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
+    parser.add_argument("--paragraphs", choices=("line", "blank", "auto"), default="auto",
+                        help="what a paragraph is for the dedup cleaner (default: auto)")
     parser.add_argument("--second-pass", action="store_true",
                         help="also clean the output again and count the documents that changes (dedup only)")
     args = parser.parse_args(argv)
@@ -766,7 +771,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_composition(counts))
 
     try:
-        cleaner = make_cleaner(args.cleaner, samples)
+        cleaner = make_cleaner(args.cleaner, samples, args.paragraphs)
     except ImportError as exc:
         print(f"cannot load the {args.cleaner} cleaner: {exc}; try --cleaner noop or oracle", file=sys.stderr)
         return 2
@@ -774,7 +779,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Cleaner: {args.cleaner}")
     print(format_results(results))
     if args.second_pass:
-        results["second_pass"] = second_pass(samples)
+        results["second_pass"] = second_pass(samples, args.paragraphs)
         print(format_second_pass(results["second_pass"]))
     if args.cleaner == "dedup":
         results["unedited"] = unedited(args.split)
@@ -787,6 +792,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "seed": args.seed,
                 "n_docs": len(samples),
                 "cleaner": args.cleaner,
+                "paragraphs": args.paragraphs,
             },
             "source_cleaning": source.report,
             "corpus": counts,

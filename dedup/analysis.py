@@ -30,7 +30,7 @@ from dedup.match import find_repeats, repeat_lsh_params
 from dedup.minhash import RECALL_SLACK, band_keys, lsh_params, signatures, sketches, union_signature
 from dedup.read import limit_error
 from dedup.shingle import exact_key, normalise, shingle_hashes
-from dedup.split import paragraph_spans
+from dedup.split import flatten, paragraph_layout
 from dedup.topic import Signal, TopicModel
 
 #: Wire format version: bump when the arrays below change meaning.
@@ -55,6 +55,8 @@ class Analysis:
         doc_sketch: The sketch of that text's signature.
         error: Why the document could not be analysed (a limit it breaks),
             else ``None``; an analysis with an error has no paragraphs.
+        paragraphs: The mode the document was split in, ``"line"`` or
+            ``"blank"`` (``auto`` chooses one per document).
     """
 
     doc: Document
@@ -66,6 +68,7 @@ class Analysis:
     doc_keys: np.ndarray
     doc_sketch: bytes
     error: str | None = None
+    paragraphs: str = "line"
 
     def paragraph(self, index: int) -> str:
         """The text of paragraph ``index``, as in the input."""
@@ -99,7 +102,10 @@ def analyse_batch(docs: Sequence[Document], config: Config, model: TopicModel | 
         if error is not None:
             work.append(_Work(doc, np.zeros((0, 2), np.int64), [], error=error))
             continue
-        item = _Work(doc, *paragraph_spans(doc.text))
+        mode, spans, texts = paragraph_layout(doc.text, config.input.paragraphs)
+        if mode == "blank":  # the shingles and the topic model see a wrapped paragraph as one line
+            texts = [flatten(text) for text in texts]
+        item = _Work(doc, spans, texts, paragraphs=mode)
         for text in item.texts:
             norm = normalise(text)
             # Lines of punctuation only ("***") compare by their raw form, not as one empty key.
@@ -149,6 +155,7 @@ class _Work:
     spans: np.ndarray
     texts: list[str]
     error: str | None = None
+    paragraphs: str = "line"
     keys: list[int] = field(default_factory=list)
     long: list[bool] = field(default_factory=list)
     hashes: list[np.ndarray] = field(default_factory=list)
@@ -180,6 +187,7 @@ def _freeze(work: list[_Work], config: Config) -> list[Analysis]:
                 doc_keys[k],
                 doc_sketches[k] if item.error is None else b"",
                 item.error,
+                item.paragraphs,
             )
         )
     return out
@@ -305,6 +313,7 @@ def to_wire(analyses: Sequence[Analysis]) -> dict[str, Any]:
         "doc_sketches": np.frombuffer(b"".join(a.doc_sketch for a in analyses), np.uint8),
         "sketch_lengths": np.array([len(a.doc_sketch) for a in analyses], dtype=np.int64),
         "errors": json.dumps([a.error for a in analyses]),
+        "blank": np.fromiter((a.paragraphs == "blank" for a in analyses), bool, len(analyses)),
     }
 
 
@@ -327,6 +336,7 @@ def from_wire(wire: dict[str, Any], docs: Sequence[Document]) -> list[Analysis]:
     repeat_of = wire["repeat_of"].tolist()
     metadata = {int(n): value for n, value in json.loads(wire["metadata"]).items()}
     errors = json.loads(wire["errors"])
+    blank = wire["blank"].tolist()
     sketch_bytes = wire["doc_sketches"].tobytes()
     out = []
     start = sketch_start = 0
@@ -354,6 +364,7 @@ def from_wire(wire: dict[str, Any], docs: Sequence[Document]) -> list[Analysis]:
                 wire["doc_keys"][k],
                 sketch_bytes[sketch_start:sketch_end],
                 errors[k],
+                "blank" if blank[k] else "line",
             )
         )
         start, sketch_start = end, sketch_end

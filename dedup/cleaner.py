@@ -231,7 +231,7 @@ class Cleaner:
         if drop is None:
             drop = decide.empty(decisions)
         text = join_kept(doc.text, analysis.spans, [d.kept for d in decisions]) if drop is None else ""
-        return decide.result(doc, decisions, drop, text, analysis.removed_texts(decisions))
+        return decide.result(doc, decisions, drop, text, analysis.removed_texts(decisions), analysis.paragraphs)
 
     def _cross_document_repeats(
         self, analysis: Analysis, decisions: list[Decision], store: IndexStore

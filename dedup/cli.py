@@ -23,7 +23,7 @@ import click
 from click.core import ParameterSource
 
 from dedup import __version__
-from dedup.config import Config, DedupConfig, FurnitureConfig, InputConfig, TopicConfig
+from dedup.config import PARAGRAPH_MODES, Config, DedupConfig, FurnitureConfig, InputConfig, TopicConfig
 from dedup.configfile import ConfigFile, find_config_file, read_config_file, to_toml
 from dedup.errors import ArgumentError, ConfigError, DedupError, WordedError
 from dedup.terminal import terminal_output
@@ -50,6 +50,7 @@ def config_from_options(
     model: Path | None = None,
     max_doc_bytes: int = _DEFAULTS.input.max_doc_bytes,
     max_paragraphs: int = _DEFAULTS.input.max_paragraphs,
+    paragraphs: str = _DEFAULTS.input.paragraphs,
 ) -> Config:
     """Build the :class:`Config` that the ``clean`` options describe.
 
@@ -79,7 +80,8 @@ def config_from_options(
         ),
         furniture=FurnitureConfig(enabled=furniture, threshold=furniture_threshold),
         input=InputConfig(
-            text_field=text_field, id_field=id_field, max_doc_bytes=max_doc_bytes, max_paragraphs=max_paragraphs
+            text_field=text_field, id_field=id_field, max_doc_bytes=max_doc_bytes, max_paragraphs=max_paragraphs,
+            paragraphs=paragraphs,
         ),
     )
 
@@ -103,6 +105,7 @@ OPTION_SETTINGS: dict[str, tuple[tuple[str, str], ...]] = {
     "model": (("topic", "model"),),
     "max_doc_bytes": (("input", "max_doc_bytes"),),
     "max_paragraphs": (("input", "max_paragraphs"),),
+    "paragraphs": (("input", "paragraphs"),),
 }
 
 
@@ -189,6 +192,10 @@ def input_options(function: F) -> F:
                      show_default=True, help="Largest document accepted, in UTF-8 bytes."),
         click.option("--max-paragraphs", type=click.IntRange(min=1), default=_DEFAULTS.input.max_paragraphs,
                      show_default=True, help="Most paragraphs accepted in one document."),
+        click.option("--paragraphs", type=click.Choice(PARAGRAPH_MODES), default=_DEFAULTS.input.paragraphs,
+                     show_default=True,
+                     help="What a paragraph is: a line; a block between blank lines (its line breaks kept); "
+                          "or auto: blocks for hard-wrapped prose, lines otherwise, chosen per document."),
     ]
     for option in reversed(options):
         function = option(function)

@@ -25,6 +25,8 @@ MINHASH_SCHEME = "affine32"
 #: The shingle hash (:func:`dedup.shingle.shingle_hash`) and its version: change
 #: the name when the hash changes, so indexes built with the old one are refused.
 SHINGLE_HASH = "poly64-fold32/1"
+#: What a paragraph can be (:data:`dedup.split.MODES`): one line, a block between blank lines, or chosen per document.
+PARAGRAPH_MODES = ("line", "blank", "auto")
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:
@@ -160,12 +162,17 @@ class InputConfig:
         id_field: The JSON key that holds a document's id.
         max_doc_bytes: Largest document accepted, in UTF-8 bytes.
         max_paragraphs: Most paragraphs accepted in one document.
+        paragraphs: What a paragraph is (:mod:`dedup.split`): ``"line"``, one
+            non-blank line; ``"blank"``, a block of lines between blank lines;
+            ``"auto"``, ``"blank"`` for documents of hard-wrapped prose and
+            ``"line"`` for the others (:func:`dedup.split.choose_mode`).
     """
 
     text_field: str = "text"
     id_field: str = "id"
     max_doc_bytes: int = 16 * 1024 * 1024
     max_paragraphs: int = 100_000
+    paragraphs: str = "auto"
 
     def __post_init__(self) -> None:
         if not self.text_field or not self.id_field:
@@ -174,6 +181,10 @@ class InputConfig:
             raise ConfigError(f"text_field and id_field must differ, both are {self.text_field!r}")
         _check_range("max_doc_bytes", self.max_doc_bytes, 1, 2**40)
         _check_range("max_paragraphs", self.max_paragraphs, 1, 2**31)
+        if self.paragraphs not in PARAGRAPH_MODES:
+            raise ConfigError(
+                f"paragraphs must be one of {', '.join(PARAGRAPH_MODES)}, got {self.paragraphs!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -282,14 +293,17 @@ class Config:
         else ``"file"``) with the SHA-256 of its content (see
         :func:`model_digest`). The model's path is left out on purpose: the
         same model at another path (on another machine sharing a Redis index)
-        builds the same index. The input field names and limits are left out
-        too: they decide which records are read, not what an index holds.
+        builds the same index. What a paragraph is (the ``paragraphs`` mode,
+        and for ``auto`` the version of its rule) is in: it decides the
+        paragraphs an index holds. The input field names and limits are left
+        out: they decide which records are read, not what an index holds.
 
         Raises:
             ModelError: The topic stage is on and its model file cannot be read.
         """
         # Imported here: dedup.minhash imports this module.
         from dedup.minhash import RECALL_SLACK, SKETCH_BITS
+        from dedup.split import AUTO_RULE_VERSION
 
         topic: dict[str, Any] = {"enabled": self.topic.enabled}
         if self.topic.enabled:
@@ -318,6 +332,10 @@ class Config:
             "dedup": dataclasses.asdict(self.dedup),
             "topic": topic,
             "furniture": furniture,
+            "paragraphs": {
+                "mode": self.input.paragraphs,
+                **({"auto_rule": AUTO_RULE_VERSION} if self.input.paragraphs == "auto" else {}),
+            },
         }
 
     def fingerprint(self) -> str:

@@ -74,11 +74,12 @@ class Document:
 
 @dataclass(frozen=True, slots=True)
 class Paragraph:
-    """A paragraph of a document: one non-blank line.
+    """A paragraph of a document: one non-blank line, or a block of them between blank lines (:mod:`dedup.split`).
 
     Attributes:
         index: Position among the document's paragraphs, from 0.
-        text: The line exactly as in the input, without its line break.
+        text: The paragraph exactly as in the input (a block with its inner
+            line breaks), without the line break that ends it.
         sep: The input text between the previous paragraph and this one
             (line breaks and blank lines), kept with the paragraph.
     """

@@ -370,7 +370,12 @@ def empty(decisions: Sequence[Decision]) -> Drop | None:
 
 
 def result(
-    doc: Document, decisions: Sequence[Decision], drop: Drop | None, text: str, removed: dict[int, str]
+    doc: Document,
+    decisions: Sequence[Decision],
+    drop: Drop | None,
+    text: str,
+    removed: dict[int, str],
+    paragraphs: str | None = None,
 ) -> CleanResult:
     """The outcome for one document.
 
@@ -380,13 +385,17 @@ def result(
         drop: Why the whole document goes, or ``None``.
         text: The kept text (ignored when the document is dropped).
         removed: The texts of the paragraphs ``decisions`` removed.
+        paragraphs: The mode the document was split in (``"line"`` or
+            ``"blank"``), kept in ``metadata["paragraphs"]``: what the
+            decisions' indexes count.
     """
+    mode = {} if paragraphs is None else {"paragraphs": paragraphs}
     if drop is None:
         return CleanResult(
             doc.id, text, None, tuple(decisions), doc.fields, source=doc.source, line=doc.line,
-            metadata={"removed": removed} if removed else {},
+            metadata={**({"removed": removed} if removed else {}), **mode},
         )
-    metadata: dict[str, Any] = {"original": doc.text, **({"removed": removed} if removed else {})}
+    metadata: dict[str, Any] = {"original": doc.text, **({"removed": removed} if removed else {}), **mode}
     return CleanResult(
         doc.id,
         "",

@@ -592,7 +592,7 @@ def limit_error(doc: Document, config: InputConfig) -> str | None:
             )
     # Fewer characters, or fewer line breaks, than the limit: fewer paragraphs too.
     if len(text) >= config.max_paragraphs and text.count("\n") + text.count("\r") >= config.max_paragraphs:
-        count = len(split_paragraphs(text)[0])
+        count = len(split_paragraphs(text, config.paragraphs)[0])
         if count > config.max_paragraphs:
             return (
                 f"document {doc.id!r} has {count} paragraphs, more than the limit of {config.max_paragraphs}; "

@@ -268,6 +268,7 @@ def annotation(result: CleanResult) -> dict[str, Any]:
         "duplicate_of": None if result.duplicate_of is None else result.duplicate_of.to_dict(),
         "text": result.text,
         "decisions": [d.to_dict() for d in result.decisions],
+        **({"paragraphs": result.metadata["paragraphs"]} if "paragraphs" in result.metadata else {}),
     }
 
 
@@ -295,6 +296,8 @@ def report_lines(result: CleanResult) -> Iterator[dict[str, Any]]:
         line = {
             "id": result.id,
             "paragraph": decision.index,
+            # What the index counts: lines, or blocks between blank lines.
+            **({"paragraphs": result.metadata["paragraphs"]} if "paragraphs" in result.metadata else {}),
             "reason": decision.reason.value if decision.reason else None,
             "score": round(decision.score, 6),
             "duplicate_of": None if decision.duplicate_of is None else decision.duplicate_of.to_dict(),

@@ -55,6 +55,7 @@ def assert_equal(left: Analysis, right: Analysis) -> None:
     assert left.decisions == right.decisions
     assert left.doc_sketch == right.doc_sketch
     assert left.error == right.error
+    assert left.paragraphs == right.paragraphs
     for name in ("spans", "keys", "long", "signatures", "doc_keys"):
         a, b = getattr(left, name), getattr(right, name)
         assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b), name

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -72,12 +74,27 @@ def test_any_subset_is_made_of_input_lines(text: str, data: st.DataObject) -> No
     assert out == "" or out.endswith(tail)
 
 
+@pytest.mark.parametrize("mode", ["line", "blank", "auto"])
 @given(st.text(alphabet=st.sampled_from(["a", "b", " ", "\t", "\n", "\r", "\u2028", "\x1c", "é"]), max_size=40),
        st.lists(st.booleans(), max_size=40))
-def test_spans_and_join_kept_agree_with_split_and_join(text: str, flags: list[bool]) -> None:
-    paragraphs, head, tail = split_paragraphs(text)
-    spans, texts = paragraph_spans(text)
+def test_spans_and_join_kept_agree_with_split_and_join(mode: str, text: str, flags: list[bool]) -> None:
+    paragraphs, head, tail = split_paragraphs(text, mode)
+    spans, texts = paragraph_spans(text, mode)
     assert texts == [p.text for p in paragraphs] == [text[s:e] for s, e in spans.tolist()]
     kept = (flags + [True] * len(paragraphs))[: len(paragraphs)]
     expected = join_paragraphs([p for p, k in zip(paragraphs, kept, strict=True) if k], head, tail)
     assert join_kept(text, spans, kept) == expected
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from("ab \t\u00a0é"), min_size=1, max_size=12), max_size=12),
+       st.lists(st.sampled_from(["\n", "\r\n", "\r", "\n\n", "\r\n \r\n", "\n\t\n\n"]), max_size=12))
+def test_blank_mode_paragraphs_are_the_runs_of_lines_between_blank_lines(lines: list[str], breaks: list[str]) -> None:
+    lines = [line for line in lines if line.strip()]
+    text = lines[0] if lines else ""
+    for line, brk in zip(lines[1:], breaks + ["\n"] * len(lines), strict=False):
+        text += brk + line
+    blank_line = r"(?:\r\n|\r(?!\n)|\n)[^\S\r\n]*(?:\r\n|\r(?!\n)|\n)"
+    blocks = [" ".join(block.split()) for block in re.split(blank_line, text) if block.strip()]
+    spans, texts = paragraph_spans(text, "blank")
+    assert [" ".join(t.split()) for t in texts] == blocks
+    assert [text[s:e] for s, e in spans.tolist()] == texts

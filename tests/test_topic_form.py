@@ -24,6 +24,25 @@ LONG = "Officials said the talks would resume next week in Geneva, where both de
         ("‘POINT OF NO RETURN’: The Caribbean nation needs funding.", "kicker", 1.0),
         ("Demonstrations: a protester said she could not wait.", "kicker", 0.0),
         ("UK: rates rise.", "kicker", 0.0),  # two letters are an abbreviation, not a kicker
+        ("体育｜国家队在世界杯预选赛中以二比零战胜对手", "kicker", 1.0),
+        ("娱乐｜知名导演新作首映礼昨晚举行", "kicker", 1.0),
+        ("【独家】多地出台新政支持青年就业创业", "kicker", 1.0),
+        ("「速報」東京で震度三の地震", "kicker", 1.0),
+        ("「ありがとう」と彼は言った。", "kicker", 0.0),  # a quotation opening a sentence
+        ("外交部发言人表示：中方对此坚决反对。", "kicker", 0.0),  # a speaker, not a label
+        ("新华社北京3月1日电——记者从有关部门获悉", "kicker", 0.0),  # a dateline
+        ("ПОЛИТИКА: Госдума приняла законопроект", "kicker", 1.0),
+        ("СПОРТ | Сборная России обыграла Финляндию", "kicker", 1.0),
+        ("Политика: Госдума приняла законопроект", "kicker", 0.0),
+        ("WIRTSCHAFT • Die Inflation sinkt", "kicker", 1.0),
+        ("LONDON — The prime minister said on Monday", "kicker", 0.0),  # capitals before a dash: a dateline
+        ("| NEWS CATEGORIES: NEWS ARCHIVE |", "kicker", 1.0),  # a table row's opening bar ends no label
+        ("Foto: Michael Kappeler/dpa", "caption", 1.0),
+        ("Фото: Сергей Бобылев/ТАСС", "caption", 1.0),
+        ("图片来源：新华社", "caption", 1.0),
+        ("图片来源：新华社", "kicker", 0.0),
+        ("（新华社记者 王鹏 摄）", "caption", 1.0),
+        ("BILD-Serie: Der Faktor", "caption", 0.0),
         ("Photo: Reuters", "caption", 1.0),
         ("Photo: EPA-EFE / Xinhua / Ding Lin", "caption", 1.0),
         ("(Image: Jane Doe / EPA)", "caption", 1.0),
