@@ -34,7 +34,7 @@ from dedup.split import flatten, paragraph_layout
 from dedup.topic import Signal, TopicModel
 
 #: Wire format version: bump when the arrays below change meaning.
-WIRE_VERSION = 2
+WIRE_VERSION = 3
 _REASONS = tuple(Reason)
 _NO_REF = -1
 
