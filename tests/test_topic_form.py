@@ -68,3 +68,14 @@ def test_form_signal(text: str, signal: str, expected: float) -> None:
 
 def test_a_plain_sentence_has_no_form() -> None:
     assert form_signals("Rain fell on Paris all day.") == (0.0, 0.0, 0.0, 0.0)
+
+
+def test_table_bars_make_no_kicker() -> None:
+    """Tag-stripped tables put "|" between cells: a row's leading bars are no label, and a label with
+    nothing after its bar is a cell or a heading, not a teaser's kicker."""
+    from dedup.topic.form import form_signals
+
+    assert form_signals("|  | PAUL WOLFOWITZ: Thank you very much. |  | ")[1] == 1.0  # the row's text has one
+    assert form_signals("| EARLIER STORIES |  | ")[1] == 0.0
+    assert form_signals("| THE TRIBUNE SPECIALS | ")[1] == 0.0
+    assert form_signals("ПОЛИТИКА | Дума приняла закон")[1] == 1.0

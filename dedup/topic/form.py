@@ -113,10 +113,13 @@ def _kicker(stripped: str) -> bool:
     """
     if _BRACKET_KICKER.match(stripped):
         return True
-    separator = _KICKER_SEPARATOR.search(stripped, 1, 64)  # a table row's opening "|" ends no label
+    body = stripped.lstrip("|｜ \t")  # the bars of a table row's empty cells before its text are no label
+    separator = _KICKER_SEPARATOR.search(body, 1, 64)
     if separator is None:
         return False
-    head = stripped[: separator.start()]
+    if not any(map(str.isalnum, body[separator.end() :])):
+        return False  # a label with nothing after it is a cell or a heading ("| EARLIER STORIES |"), not a kicker
+    head = body[: separator.start()]
     if head.upper() != head.lower():  # a script with case: a kicker is written in capitals
         # Capitals before a dash are a dateline ("WASHINGTON (AP) —", "МОСКВА, 1 марта —"), the article's own.
         return separator.group() != "—" and sum(map(str.isalpha, head)) >= 3 and head.upper() == head
