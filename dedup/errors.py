@@ -6,7 +6,9 @@ refines, so callers may catch either ``DedupError`` or, say, ``ValueError``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -115,3 +117,28 @@ class IndexStoreError(DedupError, RuntimeError):
     driver is not installed, or the operation does not exist for that kind
     of store (saving a server-side index to a file, say).
     """
+
+
+@contextmanager
+def reading_model(path: object, kind: str, fix: str) -> Iterator[None]:
+    """Turn what can go wrong while reading a saved ``.npz`` model into a :class:`ModelError`.
+
+    A :class:`ModelError` raised inside passes as it is; a missing file and
+    an unreadable or damaged one (pickled objects included, which dedup
+    never loads) are named with ``path`` and end with ``fix``.
+
+    Args:
+        path: The model file, for the message.
+        kind: ``"topic"`` or ``"furniture"``, for the message.
+        fix: What to do about it ("create one with `dedup fit-topic`").
+    """
+    try:
+        yield
+    except ModelError:
+        raise
+    except FileNotFoundError as exc:
+        raise ModelError(f"{path}: no such model file; {fix}") from exc
+    except (OSError, EOFError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        # numpy's own message for a pickle suggests allow_pickle=True: never our advice.
+        detail = "it holds pickled objects, which dedup never loads" if "pickle" in str(exc) else str(exc)
+        raise ModelError(f"{path}: not a readable dedup {kind} model ({detail}); {fix}") from exc

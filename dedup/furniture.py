@@ -54,7 +54,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from dedup.errors import ModelError
+from dedup.errors import ModelError, reading_model
 
 FORMAT = "dedup-furniture-model"
 FORMAT_VERSION = 1
@@ -503,30 +503,21 @@ class FurnitureModel(BaseEstimator):
                 on other signals, or damaged.
         """
         fix = "refit it with `python benchmarks/train_furniture.py`"
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                header = json.loads(bytes(data["header"]).decode())
-                if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
-                    raise ModelError(
-                        f"{path}: not a dedup furniture model version {FORMAT_VERSION} "
-                        f"(found format {header.get('format')!r} version {header.get('version')!r}); {fix}"
-                    )
-                if header.get("signals") != list(SIGNALS):
-                    raise ModelError(f"{path}: the model was fitted on other signals; {fix}")
-                model = cls(**header["params"])
-                model.mean_, model.scale_, model.coef_ = data["mean"], data["scale"], data["coef"]
-                if not (len(model.mean_) == len(model.scale_) == len(model.coef_) == len(SIGNALS)):
-                    raise ModelError(f"{path}: coefficient arrays do not match the {len(SIGNALS)} signals; {fix}")
-                model.intercept_ = float(header["intercept"])
-                model.threshold_ = float(header["threshold"])
-        except ModelError:
-            raise
-        except FileNotFoundError as exc:
-            raise ModelError(f"{path}: no such model file; {fix}") from exc
-        except (OSError, EOFError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
-            # numpy's own message for a pickle suggests allow_pickle=True: never our advice.
-            detail = "it holds pickled objects, which dedup never loads" if "pickle" in str(exc) else str(exc)
-            raise ModelError(f"{path}: not a readable dedup furniture model ({detail}); {fix}") from exc
+        with reading_model(path, "furniture", fix), np.load(path, allow_pickle=False) as data:
+            header = json.loads(bytes(data["header"]).decode())
+            if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
+                raise ModelError(
+                    f"{path}: not a dedup furniture model version {FORMAT_VERSION} "
+                    f"(found format {header.get('format')!r} version {header.get('version')!r}); {fix}"
+                )
+            if header.get("signals") != list(SIGNALS):
+                raise ModelError(f"{path}: the model was fitted on other signals; {fix}")
+            model = cls(**header["params"])
+            model.mean_, model.scale_, model.coef_ = data["mean"], data["scale"], data["coef"]
+            if not (len(model.mean_) == len(model.scale_) == len(model.coef_) == len(SIGNALS)):
+                raise ModelError(f"{path}: coefficient arrays do not match the {len(SIGNALS)} signals; {fix}")
+            model.intercept_ = float(header["intercept"])
+            model.threshold_ = float(header["threshold"])
         return model
 
     @classmethod

@@ -38,7 +38,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from dedup.config import ShingleConfig
-from dedup.errors import InputError, ModelError
+from dedup.errors import InputError, ModelError, reading_model
 from dedup.topic.features import FEATURES, Signal, SignalBuilder, bucket_counts, paragraph_hashes
 
 FORMAT = "dedup-topic-model"
@@ -329,37 +329,27 @@ class TopicModel(BaseEstimator):
             ModelError: The file is missing, not a dedup topic model, or damaged.
         """
         _check_not_data(path)
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                header = json.loads(bytes(data["header"]).decode())
-                if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
-                    raise ModelError(f"{path}: not a dedup topic model (format {header.get('format')!r})")
-                if header.get("features") != list(FEATURES):
-                    raise ModelError(f"{path}: the model was fitted on other signals: {header.get('features')}")
-                model = cls(**header["params"])
-                idf = np.full(model.n_features, data["idf_unseen"], dtype=np.float32)
-                seen = data["seen"]
-                if len(seen) and (seen.min() < 0 or seen.max() >= model.n_features):
-                    raise ModelError(f"{path}: bucket numbers out of range")
-                idf[seen] = data["idf_seen"]
-                model.idf_ = idf
-                model.seen_ = np.zeros(model.n_features)
-                model.seen_[seen] = 1.0
-                model.mean_, model.scale_, model.coef_ = data["mean"], data["scale"], data["coef"]
-                if not (len(model.mean_) == len(model.scale_) == len(model.coef_) == len(FEATURES)):
-                    raise ModelError(f"{path}: coefficient arrays do not match the {len(FEATURES)} signals")
-                model.intercept_ = float(header["intercept"])
-                model.offset_ = float(header["offset"])
-        except ModelError:
-            raise
-        except FileNotFoundError as exc:
-            raise ModelError(f"{path}: no such model file; create one with `dedup fit-topic`") from exc
-        except (OSError, EOFError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
-            # numpy's own message for a pickle suggests allow_pickle=True: never our advice.
-            detail = "it holds pickled objects, which dedup never loads" if "pickle" in str(exc) else str(exc)
-            raise ModelError(
-                f"{path}: not a readable dedup topic model ({detail}); create one with `dedup fit-topic`"
-            ) from exc
+        fix = "create one with `dedup fit-topic`"
+        with reading_model(path, "topic", fix), np.load(path, allow_pickle=False) as data:
+            header = json.loads(bytes(data["header"]).decode())
+            if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
+                raise ModelError(f"{path}: not a dedup topic model (format {header.get('format')!r})")
+            if header.get("features") != list(FEATURES):
+                raise ModelError(f"{path}: the model was fitted on other signals: {header.get('features')}")
+            model = cls(**header["params"])
+            idf = np.full(model.n_features, data["idf_unseen"], dtype=np.float32)
+            seen = data["seen"]
+            if len(seen) and (seen.min() < 0 or seen.max() >= model.n_features):
+                raise ModelError(f"{path}: bucket numbers out of range")
+            idf[seen] = data["idf_seen"]
+            model.idf_ = idf
+            model.seen_ = np.zeros(model.n_features)
+            model.seen_[seen] = 1.0
+            model.mean_, model.scale_, model.coef_ = data["mean"], data["scale"], data["coef"]
+            if not (len(model.mean_) == len(model.scale_) == len(model.coef_) == len(FEATURES)):
+                raise ModelError(f"{path}: coefficient arrays do not match the {len(FEATURES)} signals")
+            model.intercept_ = float(header["intercept"])
+            model.offset_ = float(header["offset"])
         model._idf64 = model.idf_.astype(np.float64)
         model._source = str(path)  # named by check_compatible's message
         return model
