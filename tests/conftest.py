@@ -27,6 +27,21 @@ SEEDS = Path(__file__).resolve().parent.parent / "fixtures" / "seeds"
 UNSTABLE_SUMMARY_FIELDS = ("timing", "engine", "config_file")
 
 
+def require_data(find: Callable[[], Path], what: str) -> None:
+    """Skip a test whose development data is missing; fail it instead when ``CI`` is set.
+
+    Args:
+        find: The data finder (it raises FileNotFoundError naming the paths tried).
+        what: What the data is, for the message ("BBC data").
+    """
+    try:
+        find()
+    except FileNotFoundError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"the quality gate needs the {what} in CI: {exc}")
+        pytest.skip(str(exc))
+
+
 def stable_summary(summary: dict[str, Any] | bytes | str) -> dict[str, Any]:
     """A ``--summary`` (parsed, or its JSON text) without :data:`UNSTABLE_SUMMARY_FIELDS`: what must be equal
     between two runs, or two engines, that give the same results."""

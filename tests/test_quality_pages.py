@@ -9,11 +9,11 @@ skipped on a developer machine and fails in CI (``CI`` set).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import require_data
 
 from benchmarks.pages import SOURCES, as_is, dedup_factory, find_pages_data, load_pages, run, summarise
 
@@ -22,12 +22,7 @@ BASELINE = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "pag
 
 @pytest.fixture(scope="module")
 def summaries() -> dict[str, dict[str, Any]]:
-    try:
-        find_pages_data()
-    except FileNotFoundError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"the real-page quality gate needs the page data in CI: {exc}")
-        pytest.skip(str(exc))
+    require_data(find_pages_data, "real-page data")
     pages = load_pages()
     before, after = run(as_is, pages), run(dedup_factory(), pages)
     out: dict[str, dict[str, Any]] = {}
