@@ -55,6 +55,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from dedup.errors import ModelError, reading_model
+from dedup.words import ASCII_PUNCT, STOP_WORDS
 
 FORMAT = "dedup-furniture-model"
 FORMAT_VERSION = 1
@@ -105,32 +106,11 @@ PAGE_SIGNALS = (
 SIGNALS = FORM_SIGNALS + NEIGHBOUR_SIGNALS + RUN_SIGNALS + PAGE_SIGNALS
 FAMILIES = {"form": FORM_SIGNALS, "neighbours": NEIGHBOUR_SIGNALS, "runs": RUN_SIGNALS, "page": PAGE_SIGNALS}
 
-# The most frequent function words of the languages CleanEval and news pages are written in; a
-# line of prose has many of them, a menu item or a headline few (jusText's stop-word density).
-_STOP_WORDS_BY_LANGUAGE = {
-    "en": "a about after all also an and any are as at be because been but by can could did do does for from "
-    "had has have he her his how i if in into is it its more my no not of on or our out she so some than "
-    "that the their them then there these they this to up was we were what when which who will with would "
-    "you your",
-    "de": "aber als am an auch auf aus bei bis das dass dem den der des die doch ein eine einem einen einer es "
-    "für hat ich ihr im ist mit nach nicht noch nur oder sich sie sind so um und uns von vor war wie wir "
-    "wird zu zum zur",
-    "fr": "au aux avec ce ces dans de des du elle en est et il ils je la le les leur lui mais même ne nous on ou "
-    "par pas pour qu que qui sa se ses son sont sur un une vous",
-    "es": "al como con del el ella en entre era es esta este hay la las lo los más para pero por que se sin su "
-    "sus una uno y ya",
-    "it": "che da dei della di gli ha il nel non per più sono una",
-    "nl": "aan bij dat de een en het hij in is met niet op te van voor was zijn",
-    "pt": "ao as com da das do dos em na no os por que um uma",
-}
-STOP_WORDS = frozenset(word for words in _STOP_WORDS_BY_LANGUAGE.values() for word in words.split())
-
 _TERMINAL = frozenset(".!?…\"”’'»)。！？;")
 _BULLETS = frozenset("•*-–—·►▶▸◦‣○●■□>»")
 _SEPARATORS = frozenset("|»«·•›‹►▶◄◀→←¦/\\")
-# ASCII punctuation becomes a space in the UTF-8 bytes (continuation bytes are never ASCII), the
-# commonest typographic marks by replacement: then str.split() gives \w+ runs closely enough.
-_ASCII_PUNCT = bytes.maketrans(b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", b" " * 32)
+# ASCII punctuation becomes a space in the UTF-8 bytes (dedup.words), the commonest typographic marks
+# by replacement: then str.split() gives \w+ runs closely enough.
 _MARKS = ("“", "”", "‘", "’", "«", "»", "…", "–", "—", "·", "•", "©", "®")
 # Few, general shapes, searched in the lowercased text: web and mail addresses, dates and times,
 # copyright notices. Every alternative starts with a literal or a narrow class: cheap to scan.
@@ -242,7 +222,7 @@ def signals(documents: Sequence[Sequence[str]]) -> np.ndarray:
     if len(lowered) != len(joined):
         # A few capitals lowercase to two code points (İ): line starts must be found again.
         lowered_starts = np.concatenate([[0], np.cumsum([len(p.lower()) + 1 for p in lines])[:-1]])
-    plain = lowered.encode("utf-8", "surrogatepass").translate(_ASCII_PUNCT).decode("utf-8", "surrogatepass")
+    plain = lowered.encode("utf-8", "surrogatepass").translate(ASCII_PUNCT).decode("utf-8", "surrogatepass")
     for mark in _MARKS:
         plain = plain.replace(mark, " ")
     words = [line.split() for line in plain.split("\n")]

@@ -262,9 +262,9 @@ def _rule(text: str, lines: Sequence[tuple[int, int]], blocks: Sequence[tuple[in
     multi = [(first, last) for first, last in blocks if last > first]
     if len(blocks) < 2 or not multi:
         return "line"
-    columns = {k: _columns(text[lines[k][0] : lines[k][1]].rstrip()) for first, last in multi
-               for k in range(first, last + 1)}
-    width = max(columns.values())
+    widths = {k: columns(text[lines[k][0] : lines[k][1]].rstrip()) for first, last in multi
+              for k in range(first, last + 1)}
+    width = max(widths.values())
     if not _MIN_WIDTH <= width <= _MAX_WIDTH:
         return "line"
     wrapped = ends = breaks = 0
@@ -273,7 +273,7 @@ def _rule(text: str, lines: Sequence[tuple[int, int]], blocks: Sequence[tuple[in
         for k in range(first, last):
             start, end = lines[k + 1]
             word = _FIRST_WORD.match(text[start:end].lstrip())
-            full += word is not None and columns[k] + 1 + _columns(word.group()) > _FILL * width
+            full += word is not None and widths[k] + 1 + columns(word.group()) > _FILL * width
             ends += _SENTENCE_END.search(text, lines[k][0], lines[k][1]) is not None
         if full < _FULL_SHARE * (last - first):
             return "line"
@@ -282,7 +282,7 @@ def _rule(text: str, lines: Sequence[tuple[int, int]], blocks: Sequence[tuple[in
     return "blank" if wrapped >= _MIN_WRAPPED and ends < _MAX_ENDS_SHARE * breaks else "line"
 
 
-def _columns(line: str) -> int:
+def columns(line: str) -> int:
     """The width of a line in columns: an East Asian wide character takes two."""
     return len(line) if line.isascii() else len(line) + len(_WIDE.findall(line))
 
