@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from dedup import decide, furniture
+from dedup import decide, furniture, region
 from dedup.config import Config
 from dedup.data import Decision, Document, Reason, Ref
 from dedup.match import find_repeats, repeat_lsh_params
@@ -130,6 +130,8 @@ def analyse_batch(docs: Sequence[Document], config: Config, model: TopicModel | 
             repeats = [None] * n
         item.decisions = decide.repeat_decisions(item.doc.id, repeats)
         offset += n
+    if config.furniture.region:
+        _region_stage(ready)
     if config.furniture.enabled:
         _furniture_stage(ready, config)
     if model is not None and config.topic.enabled:
@@ -191,6 +193,26 @@ def _freeze(work: list[_Work], config: Config) -> list[Analysis]:
             )
         )
     return out
+
+
+def _region_stage(work: list[_Work]) -> None:
+    """Remove what stands outside each page's article region (:mod:`dedup.region`).
+
+    The region is found among the paragraphs the repeat stage kept (a page
+    scraped twice is read once), so that cleaning the output again finds
+    the same region. When the rule removes the first copy of a repeated
+    paragraph, the next copy is put back (:func:`dedup.decide.promote_copies`)
+    and the region is found again with it in its place.
+    """
+    for item in work:
+        while True:
+            kept = [d.index for d in item.decisions if d.kept]
+            scores = np.zeros(len(item.texts))
+            scores[kept] = region.outside_scores(region.prose_weights([item.texts[i] for i in kept]))
+            item.decisions = decide.region_decisions(item.decisions, scores)
+            item.decisions, heirs = decide.promote_copies(item.decisions)
+            if not heirs:
+                break
 
 
 def _furniture_stage(work: list[_Work], config: Config) -> None:

@@ -42,6 +42,7 @@ def config_from_options(
     no_topic: bool = False,
     furniture: bool = _DEFAULTS.furniture.enabled,
     furniture_threshold: float | None = None,
+    article_region: bool = _DEFAULTS.furniture.region,
     no_doc_dedup: bool = False,
     cross_doc_paragraphs: bool = False,
     boilerplate: bool = False,
@@ -78,7 +79,7 @@ def config_from_options(
             rounds=topic_rounds,
             model=None if model is None else str(model),
         ),
-        furniture=FurnitureConfig(enabled=furniture, threshold=furniture_threshold),
+        furniture=FurnitureConfig(enabled=furniture, threshold=furniture_threshold, region=article_region),
         input=InputConfig(
             text_field=text_field, id_field=id_field, max_doc_bytes=max_doc_bytes, max_paragraphs=max_paragraphs,
             paragraphs=paragraphs,
@@ -97,6 +98,7 @@ OPTION_SETTINGS: dict[str, tuple[tuple[str, str], ...]] = {
     "no_topic": (("topic", "enabled"),),
     "furniture": (("furniture", "enabled"),),
     "furniture_threshold": (("furniture", "threshold"),),
+    "article_region": (("furniture", "region"),),
     "no_doc_dedup": (("dedup", "documents"),),
     "cross_doc_paragraphs": (("dedup", "cross_doc_paragraphs"),),
     "boilerplate": (("dedup", "boilerplate"),),
@@ -227,6 +229,9 @@ def cleaning_options(function: F) -> F:
         click.option("--furniture-threshold", type=click.FloatRange(0.0, 1.0), default=None,
                      help="Furniture probability at which --furniture removes a line "
                           "[default: the furniture model's own threshold]."),
+        click.option("--article-region/--no-article-region", default=_DEFAULTS.furniture.region, show_default=True,
+                     help="Remove what stands outside the page's article region (menus before the article, link "
+                          "lists and footers after it: lines away from its heaviest blocks of prose) as furniture."),
         click.option("--no-doc-dedup/--doc-dedup", "no_doc_dedup", default=False,
                      help="Keep documents that repeat earlier ones (--doc-dedup: drop them, the default)."),
         click.option("--cross-doc-paragraphs/--no-cross-doc-paragraphs", default=False,

@@ -130,8 +130,11 @@ class TopicConfig:
 class FurnitureConfig:
     """Page furniture: menus, link lists, share widgets, comments, footers (see ``docs/furniture.md``).
 
-    The learned furniture model is off by default: on the real-page
-    benchmark (``benchmarks/pages.py``) it does not yet beat the input as is
+    Two rules find it. The article region (:mod:`dedup.region`, on by
+    default) removes what stands outside the page's heaviest blocks of
+    prose: menus before the article, link lists and footers after it. The
+    learned furniture model is off by default: on the real-page benchmark
+    (``benchmarks/pages.py``) it does not yet beat the input as is
     (``benchmarks/README.md``). Captions, photo credits and chrome lines are
     ``furniture`` either way: the topic stage names them so.
 
@@ -142,11 +145,14 @@ class FurnitureConfig:
             cross-validation when it was fitted).
         model: Path of a furniture model (``benchmarks/train_furniture.py``
             saves one); ``None`` uses the model shipped with the package.
+        region: Remove the paragraphs that stand outside the page's article
+            region (:mod:`dedup.region`).
     """
 
     enabled: bool = False
     threshold: float | None = None
     model: str | None = None
+    region: bool = True
 
     def __post_init__(self) -> None:
         if self.threshold is not None:
@@ -303,6 +309,7 @@ class Config:
         """
         # Imported here: dedup.minhash imports this module.
         from dedup.minhash import RECALL_SLACK, SKETCH_BITS
+        from dedup.region import RULE_VERSION as REGION_RULE_VERSION
         from dedup.split import AUTO_RULE_VERSION
 
         topic: dict[str, Any] = {"enabled": self.topic.enabled}
@@ -314,7 +321,10 @@ class Config:
                 model="default" if self.topic.model is None else "file",
                 model_sha256=model_digest(self.topic.model),
             )
-        furniture: dict[str, Any] = {"enabled": self.furniture.enabled}
+        furniture: dict[str, Any] = {
+            "enabled": self.furniture.enabled,
+            "region": REGION_RULE_VERSION if self.furniture.region else False,
+        }
         if self.furniture.enabled:
             furniture.update(
                 threshold=self.furniture.threshold,

@@ -10,17 +10,19 @@ document's signature is built from the paragraphs still kept, and only
 unmatched items are inserted):
 
 1. :func:`repeat_decisions`: repeats within the document;
-2. :func:`furniture_decisions` (when the learned furniture model is on):
+2. :func:`region_decisions`: paragraphs outside the page's article region
+   (:mod:`dedup.region`) are ``furniture``, with :func:`promote_copies` after it;
+3. :func:`furniture_decisions` (when the learned furniture model is on):
    page furniture, with :func:`promote_copies` after it;
-3. :func:`topic_decisions`: off-topic paragraphs, with :func:`promote_copies`
+4. :func:`topic_decisions`: off-topic paragraphs, with :func:`promote_copies`
    after each round: a repeat never points at a paragraph that a later
    within-document stage removed. A removal whose form is a caption, a
    photo credit or a chrome line is named ``furniture``, any other
    ``off_topic``: the reason says what the text is;
-4. :func:`boilerplate`: short lines seen in earlier documents;
-5. :func:`duplicate_document`: the document repeats an earlier one;
-6. :func:`cross_document_repeats`: paragraphs of earlier documents;
-7. :func:`empty`: nothing left; then :func:`result`.
+5. :func:`boilerplate`: short lines seen in earlier documents;
+6. :func:`duplicate_document`: the document repeats an earlier one;
+7. :func:`cross_document_repeats`: paragraphs of earlier documents;
+8. :func:`empty`: nothing left; then :func:`result`.
 
 Off-topic rules (see ``docs/topic.md``): teasers, related-story lists and
 widgets come after the article, as a run. The trailing run is the suffix
@@ -41,6 +43,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from dedup import region
 from dedup.config import DedupConfig, TopicConfig
 from dedup.data import CleanResult, Decision, Document, Reason, Ref
 from dedup.match import Repeat
@@ -224,6 +227,31 @@ def topic_decisions(
                 out[i] = Decision(i, False, Reason.OFF_TOPIC, score, None, metadata)
         else:
             out[i] = Decision(i, True, None, score)
+    return out
+
+
+def region_decisions(decisions: list[Decision], scores: np.ndarray) -> list[Decision]:
+    """Remove the paragraphs still kept that stand outside the page's article region.
+
+    ``scores`` are :func:`dedup.region.outside_scores` over every paragraph
+    of the page as it stands (repeats included: a page scraped twice has
+    two blocks of equal weight, both the article's); a paragraph goes when
+    its score exceeds ``1 - region.BLOCK_SHARE``. The rule keeps the
+    heaviest block of prose, so it never empties a page that has prose, and
+    removes nothing from a page without any.
+
+    Example:
+        >>> import numpy as np
+        >>> kept = [Decision(0, True), Decision(1, True), Decision(2, True)]
+        >>> [d.reason for d in region_decisions(kept, np.array([1.0, 0.0, 0.5]))]
+        [<Reason.FURNITURE: 'furniture'>, None, None]
+    """
+    out = list(decisions)
+    for d in decisions:
+        score = float(scores[d.index])
+        if d.kept and score > 1.0 - region.BLOCK_SHARE:
+            metadata = {"signals": {"outside_article": round(score, 3)}, "model": "region"}
+            out[d.index] = Decision(d.index, False, Reason.FURNITURE, score, None, metadata)
     return out
 
 

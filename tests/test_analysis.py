@@ -172,7 +172,8 @@ def test_furniture_stage_names_the_learned_model_and_its_signals() -> None:
     from dedup.furniture import SIGNALS
 
     doc = Document("page", MENU_PAGE)
-    config = Config(furniture=FurnitureConfig(enabled=True, threshold=0.5))
+    # The article region would take the menu and footer first: the learned model is judged alone.
+    config = Config(furniture=FurnitureConfig(enabled=True, threshold=0.5, region=False))
     analysis = analyse_batch([doc], config, TopicModel.default())[0]
     by_model = [d for d in analysis.decisions if d.reason is Reason.FURNITURE and d.metadata["model"] == "furniture"]
     assert len(by_model) >= 6
@@ -190,5 +191,6 @@ def test_furniture_settings_change_the_fingerprint() -> None:
     base = Config()
     on = Config(furniture=FurnitureConfig(enabled=True))
     stricter = Config(furniture=FurnitureConfig(enabled=True, threshold=0.99))
-    assert len({base.fingerprint(), on.fingerprint(), stricter.fingerprint()}) == 3
+    no_region = Config(furniture=FurnitureConfig(region=False))
+    assert len({base.fingerprint(), on.fingerprint(), stricter.fingerprint(), no_region.fingerprint()}) == 4
     assert on.index_settings()["furniture"]["model_sha256"]

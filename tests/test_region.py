@@ -1,0 +1,188 @@
+"""The article region (dedup.region) and its stage in the cleaner."""
+
+from __future__ import annotations
+
+import numpy as np
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dedup import Cleaner, Config, FurnitureConfig, Reason
+from dedup.cli import cli
+from dedup.region import (
+    BLOCK_CHARS,
+    BLOCK_SHARE,
+    LINES_BEFORE,
+    SHORT_COST,
+    TAIL_LINES,
+    maximal_segments,
+    outside_scores,
+    prose_weights,
+)
+
+CUT = 1.0 - BLOCK_SHARE
+
+MENU = ["Home", "World", "Business", "Sport", "Weather", "Video", "Sign in", "Subscribe"]
+ARTICLE = [
+    "The council approved the new budget on Tuesday after a debate that lasted most of the afternoon, "
+    "and the leader of the opposition said the vote had been rushed through before the summer recess.",
+    "Officials said the plan would cut spending on roads by a tenth over the next three years, while "
+    "money for schools and libraries would rise in line with inflation from April.",
+    "Residents who spoke at the meeting were divided, and several of them asked for the decision on the "
+    "library in the north of the town to be put off until the autumn.",
+]
+FOOTER = [
+    "Share on Facebook", "Share on Twitter", "Most read", "Privacy policy", "Terms of use", "Cookies",
+    "Contact us", "About us", "Advertise", "Careers", "Newsletters", "Site map", "Accessibility",
+    "Help", "RSS", "Archive", "Corrections", "© 2024 Example News Ltd",
+]
+
+
+def _brute_segments(w: list[float], lo: int = 0, hi: int | None = None) -> list[tuple[int, int]]:
+    """Maximal segments by definition: the best segment, then the same left and right of it."""
+    hi = len(w) if hi is None else hi
+    best, where = 0.0, None
+    for a in range(lo, hi):
+        total = 0.0
+        for b in range(a, hi):
+            total += w[b]
+            if total > best:
+                best, where = total, (a, b + 1)
+    if where is None:
+        return []
+    return [*_brute_segments(w, lo, where[0]), where, *_brute_segments(w, where[1], hi)]
+
+
+@given(st.lists(st.sampled_from([-30.0, -1.0, 0.0, 5.0, 20.0, 50.0, 300.0]), max_size=30), st.randoms())
+def test_maximal_segments_match_their_definition(values: list[float], random) -> None:
+    # Distinct tiny offsets: with ties, two stretches of equal weight are both "the best".
+    weights = [v + 1e-6 + random.random() * 1e-3 for v in values]
+    got = maximal_segments(np.array(weights))
+    assert [(a, b) for a, b, _ in got] == _brute_segments(weights)
+    for a, b, weight in got:
+        assert weight > 0 and np.isclose(weight, sum(weights[a:b]))
+
+
+def test_maximal_segments_alternating_short_prose_and_labels() -> None:
+    # A comment thread: a name, a short comment, a name... Every comment is its own segment.
+    weights = np.tile([-SHORT_COST, 25.0], 1000)
+    got = maximal_segments(weights)
+    assert len(got) == 1000 and all(b - a == 1 for a, b, _ in got)
+
+
+def test_prose_weights_tell_prose_from_labels_and_lists() -> None:
+    w = prose_weights([
+        "Home",                                                   # a label: costs
+        "Contact us",                                             # two words: costs
+        "Austin, TX – The Alamo Drafthouse South Lamar (Tickets)",  # words, few function words: neutral
+        ARTICLE[0],                                               # prose: its width
+        "Московский городской суд в понедельник отклонил апелляцию и оставил приговор в силе без изменений.",
+        "市议会周二批准了公共图书馆的新预算，在北部增加了两个分馆，馆员们和读者们对此表示欢迎。",
+        "市议会周二批准了新预算。",
+    ])
+    assert w[0] == w[1] == -SHORT_COST
+    assert w[2] == 0
+    assert w[3] == len(ARTICLE[0])
+    assert w[4] > 0  # any language: a long line that ends a sentence is prose
+    assert w[5] == 2 * 43  # wide characters count two columns, as in the paragraph-mode rule
+    assert w[6] == -SHORT_COST  # one word to the splitter, and short
+
+
+def test_menu_and_footer_stand_outside_the_article() -> None:
+    page = [*MENU, "Council approves budget", *ARTICLE, *FOOTER]
+    scores = outside_scores(prose_weights(page))
+    outside = scores > CUT
+    first = len(MENU) + 1
+    assert not outside[first : first + len(ARTICLE)].any()
+    assert not outside[first - LINES_BEFORE : first].any()  # headline and the lines just before it
+    assert outside[: first - LINES_BEFORE].all()
+    assert outside[first + len(ARTICLE) + 1 :].all()  # one line after the article is its sign-off
+    assert (scores[first : first + len(ARTICLE)] == 0).all()
+    assert ((scores >= 0) & (scores <= 1)).all()
+
+
+def test_a_short_article_beside_a_longer_comment_thread_is_kept() -> None:
+    comments = [
+        "I could not agree more with the point about the library, which is the only one that is open "
+        "on Sundays and is used by all of the schools in the north of the town." for _ in range(12)
+    ]
+    page = [*MENU, ARTICLE[1], *MENU, *comments, *FOOTER]
+    assert len(ARTICLE[1]) >= BLOCK_CHARS
+    scores = outside_scores(prose_weights(page))
+    assert scores[len(MENU)] <= CUT  # its block is lighter than a fifth of the thread's, but a paragraph
+
+
+def test_pages_without_a_paragraph_of_prose_keep_everything() -> None:
+    for page in (MENU, ["Line one of a poem,", "and line two of it;"], ["A line of text.", "\ud800!", "more"]):
+        assert (outside_scores(prose_weights(page)) == 0).all()
+
+
+def test_a_short_run_at_the_end_of_the_page_is_the_articles() -> None:
+    fixtures = ["Leeds v Hull", "Tottenham v Brighton", "Chelsea v Scunthorpe", "Reading v Stockport"]
+    page = ["Cup draw", *ARTICLE, *fixtures]
+    assert (outside_scores(prose_weights(page)) <= CUT).all()
+    long_tail = ["Cup draw", *ARTICLE, *(fixtures * ((TAIL_LINES // len(fixtures)) + 2))]
+    assert (outside_scores(prose_weights(long_tail)) > CUT).any()
+
+
+def test_list_items_that_adjoin_the_article_are_its() -> None:
+    items = [f"Branch {n} opens on Monday at the old station" for n in range(30)]  # words, few function words
+    page = [*MENU, *ARTICLE, *items, *FOOTER]
+    outside = outside_scores(prose_weights(page)) > CUT
+    start = len(MENU) + len(ARTICLE)
+    assert not outside[start : start + len(items)].any()
+    assert outside[start + len(items) + 1 :].all()
+
+
+# -- in the cleaner ----------------------------------------------------------------------------------
+
+
+PAGE = "\n".join([*MENU, "Council approves budget", *ARTICLE, *FOOTER]) + "\n"
+
+
+def test_the_cleaner_removes_what_stands_outside_as_furniture() -> None:
+    result = Cleaner(Config()).clean_text(PAGE, id="page")
+    region = [d for d in result.decisions if d.metadata.get("model") == "region"]
+    assert region and all(d.reason is Reason.FURNITURE for d in region)
+    for d in region:
+        assert CUT < d.score <= 1.0
+        assert set(d.metadata["signals"]) == {"outside_article"}
+    assert all(line in result.text for line in ARTICLE)
+    assert "Home\n" not in result.text and "Site map" not in result.text
+    # Kept paragraphs are the input's bytes, and cleaning the output again finds nothing more outside.
+    assert result.text == "".join(line + "\n" for line in PAGE.splitlines() if line in result.text.splitlines())
+    again = Cleaner(Config()).clean_text(result.text, id="page")
+    assert not [d for d in again.decisions if d.metadata.get("model") == "region"]
+
+
+def test_the_rule_can_be_switched_off() -> None:
+    result = Cleaner(Config(furniture=FurnitureConfig(region=False))).clean_text(PAGE, id="page")
+    assert not [d for d in result.decisions if d.metadata.get("model") == "region"]
+    assert result.text.startswith("Home\n")
+
+
+def test_a_repeat_outside_the_region_hands_over_to_its_copy_in_the_article() -> None:
+    """Never lose the article: the menu repeats the article's first paragraph as a teaser. The repeat
+    stage keeps the first copy (in the menu), the region removes it, and the copy in the article is
+    put back: the article keeps its lead."""
+    lead = "The town will keep its library in the north open for two more years under the new budget."
+    assert len(lead) < BLOCK_CHARS  # alone among menu items, a line this short is no article
+    teaser_block = [*MENU[:4], lead, *MENU[4:], *MENU, *MENU]
+    page = "\n".join([*teaser_block, "Council approves budget", lead, *ARTICLE, *FOOTER])
+    result = Cleaner(Config()).clean_text(page, id="page")
+    lines = page.split("\n")
+    copies = [d for d in result.decisions if lines[d.index] == lead]
+    assert [d.reason for d in copies] == [Reason.FURNITURE, None]
+    assert copies[0].metadata["model"] == "region"
+    assert all(line in result.text for line in [lead, *ARTICLE])
+
+
+def test_the_option_reaches_the_command(tmp_path) -> None:
+    src = tmp_path / "page.txt"
+    src.write_text(PAGE, encoding="utf-8")
+    runner = CliRunner()
+    on = runner.invoke(cli, ["clean", str(src), "-o", str(tmp_path / "on"), "-q"])
+    off = runner.invoke(cli, ["clean", str(src), "-o", str(tmp_path / "off"), "--no-article-region", "-q"])
+    assert on.exit_code == off.exit_code == 0, (on.output, off.output)
+    assert not (tmp_path / "on" / "page.txt").read_text(encoding="utf-8").startswith("Home\n")
+    assert (tmp_path / "off" / "page.txt").read_text(encoding="utf-8").startswith("Home\n")
