@@ -27,8 +27,10 @@ The rule, in three steps:
    article's block; thirty menu items between the article and the comments
    split them into two blocks.
 3. **Region.** The blocks weighing at least :data:`BLOCK_SHARE` of the
-   heaviest, or :data:`BLOCK_CHARS` (a paragraph of some length: a short
-   article beside a long sidebar or comment thread), with the paragraphs
+   heaviest, and up to the heaviest those of :data:`BLOCK_CHARS` (a
+   paragraph of some length: a short article above a long comment thread;
+   pages put the article before the comments, so a comment of that length
+   after the heaviest block is not enough), with the paragraphs
    of words that adjoin them, across single labels (a list the article
    introduces, a table, a letter's closing lines), :data:`LINES_BEFORE`
    paragraphs before (a headline, a byline, a date) and
@@ -97,8 +99,8 @@ MIN_WORDS = 4  # fewer words: a label, a menu item, a name
 STOP_DENSITY = 0.2  # share of function words from which a line reads as prose
 SENTENCE_CHARS = 80  # a line this wide that ends like a sentence is prose in any language
 SHORT_COST = 30.0  # what a paragraph that is not prose costs a block, in characters of prose
-BLOCK_SHARE = 0.2  # blocks at least this share of the heaviest are the article's
-BLOCK_CHARS = 150.0  # and blocks of at least this weight, whatever the heaviest
+BLOCK_SHARE = 0.1  # blocks at least this share of the heaviest are the article's
+BLOCK_CHARS = 150.0  # and, up to the heaviest, blocks of at least this weight
 LINES_BEFORE = 3  # headline, byline, date
 LINES_AFTER = 1  # a closing credit or sign-off
 TAIL_LINES = 15  # a page ending this close to its region ends with the article
@@ -176,7 +178,7 @@ def outside_scores(weights: np.ndarray) -> np.ndarray:
 
     ``0`` inside the heaviest block; ``1 - w / heaviest`` in a block of
     weight ``w``; ``1`` in no block. The region (see the module's rule: the
-    blocks of at least :data:`BLOCK_SHARE` of the heaviest or of
+    blocks of at least :data:`BLOCK_SHARE` of the heaviest, or up to it of
     :data:`BLOCK_CHARS`, what adjoins them, everything between its first
     and last block, and a short tail) scores at most ``1 - BLOCK_SHARE``; a
     paragraph is outside it when its score exceeds that. A page without a
@@ -194,14 +196,15 @@ def outside_scores(weights: np.ndarray) -> np.ndarray:
     for start, stop, w in segments:
         scores[start:stop] = 1.0 - w / heaviest
     words = weights >= 0
+    heaviest_start = next(start for start, _, w in segments if w == heaviest)
     for start, stop, w in segments:
-        if w < min(BLOCK_SHARE * heaviest, BLOCK_CHARS):
+        if w < (min(BLOCK_SHARE * heaviest, BLOCK_CHARS) if start <= heaviest_start else BLOCK_SHARE * heaviest):
             continue
         # Lines of words that adjoin the block are its, across single labels ("November 15th" in a list
         # of screenings, a table's separator row).
-        while start > 0 and (words[start - 1] or start > 1 and words[start - 2]):
+        while start > 0 and (words[start - 1] or (start > 1 and words[start - 2])):
             start -= 1
-        while stop < n and (words[stop] or stop + 1 < n and words[stop + 1]):
+        while stop < n and (words[stop] or (stop + 1 < n and words[stop + 1])):
             stop += 1
         region = slice(max(0, start - LINES_BEFORE), min(n, stop + LINES_AFTER))
         scores[region] = np.minimum(scores[region], min(1.0 - w / heaviest, cut))

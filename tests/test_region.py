@@ -165,16 +165,23 @@ def test_a_repeat_outside_the_region_hands_over_to_its_copy_in_the_article() -> 
     """Never lose the article: the menu repeats the article's first paragraph as a teaser. The repeat
     stage keeps the first copy (in the menu), the region removes it, and the copy in the article is
     put back: the article keeps its lead."""
-    lead = "The town will keep its library in the north open for two more years under the new budget."
-    assert len(lead) < BLOCK_CHARS  # alone among menu items, a line this short is no article
+    lead = "The town will keep its northern library open for two more years."
+    more = (
+        "The leader of the council said that the savings found elsewhere in the budget would pay for the "
+        "library, and that the decision would be looked at again when the next budget is set in two years."
+    )
+    article = [lead, *ARTICLE, more]
+    # Alone among menu items, the lead weighs less than a tenth of the rest of the article: no block of
+    # the region.
+    assert len(lead) < BLOCK_SHARE * sum(map(len, article[1:]))
     teaser_block = [*MENU[:4], lead, *MENU[4:], *MENU, *MENU]
-    page = "\n".join([*teaser_block, "Council approves budget", lead, *ARTICLE, *FOOTER])
+    page = "\n".join([*teaser_block, "Council approves budget", *article, *FOOTER])
     result = Cleaner(Config()).clean_text(page, id="page")
     lines = page.split("\n")
     copies = [d for d in result.decisions if lines[d.index] == lead]
     assert [d.reason for d in copies] == [Reason.FURNITURE, None]
     assert copies[0].metadata["model"] == "region"
-    assert all(line in result.text for line in [lead, *ARTICLE])
+    assert all(line in result.text for line in article)
 
 
 def test_the_option_reaches_the_command(tmp_path) -> None:
@@ -186,3 +193,30 @@ def test_the_option_reaches_the_command(tmp_path) -> None:
     assert on.exit_code == off.exit_code == 0, (on.output, off.output)
     assert not (tmp_path / "on" / "page.txt").read_text(encoding="utf-8").startswith("Home\n")
     assert (tmp_path / "off" / "page.txt").read_text(encoding="utf-8").startswith("Home\n")
+
+
+def _outside(weights: list[float]) -> list[bool]:
+    return (outside_scores(np.array(weights, dtype=float)) > CUT).tolist()
+
+
+def test_short_prose_counts_above_the_article_but_not_below_it() -> None:
+    """A short article above a long comment thread is kept by its length; after the heaviest block
+    (the article), a comment of the same length needs a tenth of the article's weight."""
+    labels = [-SHORT_COST] * 20
+    above = _outside([*labels, 160.0, *labels, 2000.0, *labels])
+    assert above[20] is False
+    below = _outside([*labels, 2000.0, *labels, 160.0, *labels])
+    assert below[41] is True
+    assert below[20] is False
+
+
+def test_a_long_list_between_two_parts_of_the_article_is_the_articles() -> None:
+    labels = [-SHORT_COST] * 25
+    outside = _outside([*labels, 500.0, *labels, 300.0, *labels])
+    assert not any(outside[25:52])  # both blocks and the list between them
+    assert all(outside[: 25 - LINES_BEFORE]) and all(outside[53:])
+
+
+def test_rules_and_introducing_labels_weigh_nothing() -> None:
+    w = prose_weights(["|---|---|---|", "* * *", "Upcoming screenings:", "Screenings"])
+    assert w.tolist() == [0.0, 0.0, 0.0, -SHORT_COST]
