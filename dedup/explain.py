@@ -272,7 +272,7 @@ def render(found: Explanation, style: Style = _plain) -> str:
         else:
             head = style(f"removed  {p.reason}", fg="red") + f"  score {p.score:.3f}"
             if p.model is not None:
-                head += f"  ({p.model} model)"
+                head += "  (article region)" if p.model == "region" else f"  ({p.model} model)"
             if p.duplicate_of is not None:
                 head += f"  repeats {where(p.duplicate_of)}"
             if p.signals:

@@ -220,3 +220,11 @@ def test_a_long_list_between_two_parts_of_the_article_is_the_articles() -> None:
 def test_rules_and_introducing_labels_weigh_nothing() -> None:
     w = prose_weights(["|---|---|---|", "* * *", "Upcoming screenings:", "Screenings"])
     assert w.tolist() == [0.0, 0.0, 0.0, -SHORT_COST]
+
+
+def test_explain_names_the_article_region(tmp_path) -> None:
+    src = tmp_path / "page.txt"
+    src.write_text(PAGE, encoding="utf-8")
+    out = CliRunner().invoke(cli, ["explain", str(src), "--id", "page.txt"])
+    assert out.exit_code == 0, out.output
+    assert "[0] removed  furniture  score 1.000  (article region)  signals: outside_article +1.000" in out.output
