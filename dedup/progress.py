@@ -172,7 +172,11 @@ class Meter:
 
     def results(self, results: Iterable[T]) -> Iterator[T]:
         """``results``, counting them, timing them and telling the hook after each."""
-        iterator = iter(results)
+        return self.batches(results, lambda _: 1)
+
+    def batches(self, batches: Iterable[T], size: Callable[[T], int]) -> Iterator[T]:
+        """:meth:`results` for results that come in batches of ``size(batch)`` documents."""
+        iterator = iter(batches)
         if self._cleaning is None:
             self._cleaning = perf_counter()
             self.stages["start"] = self._cleaning - self.started
@@ -185,7 +189,7 @@ class Meter:
                 return
             got = perf_counter()
             self.stages["clean"] += got - start - (self.stages["read"] - reading)
-            self.documents += 1
+            self.documents += size(result)
             yield result
             if self.hook is not None:
                 self.hook(Progress(self.documents, self.bytes_read, self.bytes_total, perf_counter() - self.started))

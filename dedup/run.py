@@ -48,10 +48,13 @@ from dedup.store import MemoryStore, file_index_path
 from dedup.write import (
     STDOUT,
     ParquetRecords,
+    Rendered,
     Summary,
     atomic_binary,
+    binary_writer,
     dumps,
     is_parquet,
+    open_binary_output,
     open_output,
     output_record,
     report_lines,
@@ -179,10 +182,18 @@ def clean_files(
     run = _Run(files, config or Config(), all_jsonl, targets, annotate, on_error, workers or default_workers(),
                index_url, meter, None if config_file is None else os.fspath(config_file))
     if engine == "ray":
-        from dedup.engines.ray import clean_stream, connect
+        from dedup.engines.ray import clean_rendered, clean_stream, connect
 
         connect(ray_address, workers)
-        counts = run.clean(lambda records: clean_stream(records, run.config), "ray")
+        if is_parquet(targets.output) or html is not None:
+            # A Parquet file is built from the records, and the HTML page from every result: both here.
+            counts = run.clean(lambda records: clean_stream(records, run.config), "ray")
+        else:  # the workers render the results: their bytes are copied into place here
+            counts = run.clean_rendered(
+                lambda records: clean_rendered(records, run.config, annotate=annotate, mirrored=not all_jsonl,
+                                               report=report is not None),
+                "ray",
+            )
     else:
         counts = run.clean() if state is None else run.clean_resumable(Path(state), resume)
     counts.timing = meter.timing()
@@ -562,6 +573,37 @@ class _Run:
             logger.info("index %s saved", self.index)
         return counts
 
+    def clean_rendered(
+        self, engine: Callable[[Iterable[Document | InvalidRecord]], Iterable[Rendered]], engine_name: str
+    ) -> Summary:
+        """:meth:`clean` with an engine that also renders the results (:func:`dedup.write.render`).
+
+        The rendered parts come in input order; their bytes are copied into
+        the outputs as they come (no document is parsed here), and their
+        counts merged into the summary.
+        """
+        counts = Summary()
+        meter = self.meter
+        meter.bytes_total = _total_size(self.files)
+        records = meter.records(read_inputs(self.files, self.config.input, self.on_error, on_read=meter.read))
+        with ExitStack() as stack:
+            mirror = None if self.all_jsonl else _Mirror(stack, Path(self.targets.output), self.files)
+            output = stack.enter_context(open_binary_output(self.targets.output)) if mirror is None else None
+            report = stack.enter_context(open_binary_output(self.targets.report)) if self.targets.report else None
+            for part in meter.batches(engine(records), lambda part: part.counts.documents_in):
+                counts.merge(part.counts)
+                for source, data in part.output:
+                    if mirror is not None:
+                        mirror.write(source, data)
+                    elif output is not None:
+                        output.write(data)
+                if report is not None:
+                    report.write(part.report)
+            if mirror is not None:
+                mirror.commit()
+            self._write_summary(counts, engine_name)
+        return counts
+
     def clean_resumable(self, state_dir: Path, resume: bool) -> Summary:
         """Clean input by input, recording each in ``state_dir``; then assemble the outputs.
 
@@ -746,36 +788,40 @@ class _TextSink(_Sink):
             self.written = True
 
 
-class _DirectorySink(_Sink):
-    """Writes into a staging directory, moved into place file by file at the end."""
+class _Mirror:
+    """An output directory that mirrors the inputs, written into a staging directory moved into place at the end.
 
-    def __init__(self, stack: ExitStack, root: Path, files: list[InputFile], text_field: str) -> None:
+    It is written in pieces (:attr:`dedup.write.Rendered.output`): a text
+    input's piece is its document's clean text, a JSONL input's pieces its
+    records, in order (its file is made with its first piece, compressed as
+    its name says).
+    """
+
+    def __init__(self, stack: ExitStack, root: Path, files: list[InputFile]) -> None:
         self.root = root
         self.stage = _stage_directory(stack, root)
         self.by_source = {("<stdin>" if f.path == STDIN else f.path): f for f in files}
-        self.text_field = text_field
         self.jsonl = [f for f in files if f.kind == "jsonl"]
         self._stack = ExitStack()
         stack.callback(self._stack.close)
-        self._current: tuple[str, IO[str]] | None = None
+        self._current: tuple[str, IO[bytes]] | None = None
 
     def _target(self, file: InputFile) -> Path:
         path = self.stage / file.relative
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
-    def write(self, result: CleanResult) -> None:
-        file = self.by_source[result.source or ""]
+    def write(self, source: str, data: bytes) -> None:
+        """Write a piece of the output of the input ``source`` (a path, or ``<stdin>``)."""
+        file = self.by_source[source]
         if file.kind == "txt":
-            if result.dropped is None:
-                self._target(file).write_bytes(result.text.encode("utf-8"))
+            self._target(file).write_bytes(data)
             return
         if self._current is None or self._current[0] != file.relative:
             self._stack.close()
             raw = self._stack.enter_context(open(self._target(file), "wb"))  # noqa: SIM115 - closed by the stack
-            self._current = (file.relative, self._stack.enter_context(text_writer(raw, file.relative)))
-        if result.dropped is None:
-            self._current[1].write(dumps(output_record(result, self.text_field, False)))
+            self._current = (file.relative, self._stack.enter_context(binary_writer(raw, file.relative)))
+        self._current[1].write(data)
 
     def commit(self) -> None:
         self._stack.close()
@@ -785,6 +831,26 @@ class _DirectorySink(_Sink):
                 with atomic_binary(target) as raw, text_writer(raw, file.relative):
                     pass
         _move_into_place(self.stage, self.root)
+
+
+class _DirectorySink(_Sink):
+    """The clean documents into an output directory that mirrors the inputs (:class:`_Mirror`)."""
+
+    def __init__(self, stack: ExitStack, root: Path, files: list[InputFile], text_field: str) -> None:
+        self.mirror = _Mirror(stack, root, files)
+        self.text_field = text_field
+
+    def write(self, result: CleanResult) -> None:
+        source = result.source or ""
+        if self.mirror.by_source[source].kind == "txt":
+            if result.dropped is None:
+                self.mirror.write(source, result.text.encode("utf-8"))
+            return
+        kept = result.dropped is None
+        self.mirror.write(source, dumps(output_record(result, self.text_field, False)).encode("utf-8") if kept else b"")
+
+    def commit(self) -> None:
+        self.mirror.commit()
 
 
 def _total_size(files: list[InputFile]) -> int | None:

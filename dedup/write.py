@@ -20,7 +20,7 @@ import stat
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,7 @@ from typing import IO, Any, cast
 from dedup.data import CleanResult, Reason
 from dedup.errors import DedupError
 from dedup.progress import Timing
+from dedup.read import kind_of
 
 STDOUT = "-"
 REPORT_TEXT_CHARS = 1000
@@ -147,24 +148,77 @@ def _umask() -> int:
 
 
 @contextmanager
-def text_writer(raw: IO[bytes], name: str) -> Iterator[IO[str]]:
-    """A UTF-8 text stream over ``raw``, compressed when ``name`` ends in ``.gz`` or ``.zst``."""
+def binary_writer(raw: IO[bytes], name: str) -> Iterator[IO[bytes]]:
+    """``raw``, compressed when ``name`` ends in ``.gz`` or ``.zst``; the compressor is closed at the end.
+
+    The compressed bytes depend only on the bytes written, not on how they
+    are split into writes (:class:`_Blocks`): bytes copied here in parts
+    compress as the same text written line by line (:func:`text_writer`) does.
+    """
     lower = name.lower()
-    binary: IO[bytes]
+    compressor: IO[bytes]
     if lower.endswith(".gz"):
-        binary = cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="wb", mtime=0))  # mtime=0: same input, same bytes
+        compressor = cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="wb", mtime=0))  # mtime=0: same input, same bytes
     elif lower.endswith(".zst"):
         import zstandard
 
-        binary = zstandard.ZstdCompressor().stream_writer(raw, closefd=False)
+        compressor = zstandard.ZstdCompressor().stream_writer(raw, closefd=False)
     else:
-        binary = raw
-    text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
-    yield text
-    text.flush()
-    text.detach()
-    if binary is not raw:
-        binary.close()
+        yield raw
+        return
+    binary = _Blocks(compressor)
+    yield cast(IO[bytes], binary)
+    binary.close()
+
+
+class _Blocks(io.BufferedIOBase):
+    """Passes the bytes written on to a compressor in blocks of :attr:`SIZE`, and the rest when closed.
+
+    zlib and zstd compress the same bytes differently when they come in
+    other pieces (or with a flush between them): fed in fixed blocks, and
+    never flushed, a compressor's output depends on the bytes alone.
+    """
+
+    SIZE = 1 << 16
+
+    def __init__(self, compressor: IO[bytes]) -> None:
+        super().__init__()
+        self._compressor = compressor
+        self._pending = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self._pending += data
+        if len(self._pending) >= self.SIZE:
+            whole = len(self._pending) - len(self._pending) % self.SIZE
+            view = memoryview(self._pending)
+            for start in range(0, whole, self.SIZE):
+                self._compressor.write(view[start : start + self.SIZE])
+            view.release()
+            del self._pending[:whole]
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing: a flush would change the compressed bytes (the rest goes when closed)."""
+
+    def close(self) -> None:
+        if not self.closed:
+            self._compressor.write(bytes(self._pending))
+            self._pending.clear()
+            self._compressor.close()
+        super().close()
+
+
+@contextmanager
+def text_writer(raw: IO[bytes], name: str) -> Iterator[IO[str]]:
+    """A UTF-8 text stream over ``raw``, compressed when ``name`` ends in ``.gz`` or ``.zst``."""
+    with binary_writer(raw, name) as binary:
+        text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
+        yield text
+        text.flush()
+        text.detach()
 
 
 @contextmanager
@@ -180,6 +234,18 @@ def open_output(path: str | Path) -> Iterator[IO[str]]:
         return
     with atomic_binary(path) as raw, text_writer(raw, str(path)) as text:
         yield text
+
+
+@contextmanager
+def open_binary_output(path: str | Path) -> Iterator[IO[bytes]]:
+    """:func:`open_output` for bytes already encoded as UTF-8: the same file, written the same way."""
+    if str(path) == STDOUT:
+        sys.stdout.flush()  # what was written as text comes first
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    with atomic_binary(path) as raw, binary_writer(raw, str(path)) as binary:
+        yield binary
 
 
 PARQUET_SUFFIXES = (".parquet",)
@@ -322,6 +388,74 @@ def report_lines(result: CleanResult) -> Iterator[dict[str, Any]]:
             line["line"] = result.line
             line["error"] = result.metadata.get("error")
         yield line
+
+
+@dataclass
+class Rendered:
+    """The bytes a run writes for some consecutive results: what :func:`render` makes of them.
+
+    The parts of consecutive runs of results, concatenated in order, are
+    the bytes the run writes for all of them (before any compression).
+
+    Attributes:
+        output: The output's bytes, as ``(source, bytes)`` pieces in input
+            order. For one output file there is one piece, whose source is
+            ``""``. For an output directory that mirrors the inputs there is
+            a piece per run of results from one input: for a JSONL input
+            its kept records (possibly none: the piece says the input's
+            output file exists), for a text input the kept document's text
+            (no piece when it is dropped).
+        report: The report's lines.
+        counts: The results' counts, to :meth:`Summary.merge` in order.
+    """
+
+    output: list[tuple[str, bytes]]
+    report: bytes
+    counts: Summary
+
+
+def render(
+    results: Iterable[CleanResult], text_field: str, *, annotate: bool = False, mirrored: bool = False,
+    report: bool = True,
+) -> Rendered:
+    """The bytes the output, the report and the summary get from ``results``, as the local run writes them.
+
+    Args:
+        results: Consecutive results of a run, in input order.
+        text_field: The field that holds a record's text.
+        annotate: Every record with its decisions, as ``--annotate`` writes them (one output file only).
+        mirrored: The output is a directory that mirrors the inputs (see :attr:`Rendered.output`).
+        report: Render the report lines (``False``: the run writes no report).
+
+    Example:
+        >>> from dedup.data import CleanResult, Decision
+        >>> kept = CleanResult("a", "Some text.", None, (Decision(0, True),), {"id": "a", "text": "Some text."})
+        >>> part = render([kept], "text")
+        >>> part.output, part.counts.documents_out
+        ([('', b'{"id": "a", "text": "Some text."}\\n')], 1)
+    """
+    counts = Summary()
+    pieces: list[tuple[str, bytearray]] = [] if mirrored else [("", bytearray())]
+    report_bytes = bytearray()
+    for result in results:
+        counts.add(result)
+        if report:
+            for line in report_lines(result):
+                report_bytes += dumps(line).encode("utf-8")
+        if mirrored:
+            source = result.source or ""
+            # A text document's source is its .txt file (list_inputs names a text input by that suffix).
+            if kind_of(source) == "txt":
+                if result.dropped is None:
+                    pieces.append((source, bytearray(result.text.encode("utf-8"))))
+                continue
+            if not pieces or pieces[-1][0] != source:
+                pieces.append((source, bytearray()))
+            if result.dropped is None:
+                pieces[-1][1].extend(dumps(output_record(result, text_field, False)).encode("utf-8"))
+        elif result.dropped is None or (annotate and result.fields):
+            pieces[0][1].extend(dumps(output_record(result, text_field, annotate)).encode("utf-8"))
+    return Rendered([(source, bytes(data)) for source, data in pieces], bytes(report_bytes), counts)
 
 
 @dataclass

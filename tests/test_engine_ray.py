@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 from conftest import stable_summary
 
-from dedup import Cleaner, Config, DedupConfig, Document, Reason, TopicConfig
+from dedup import Cleaner, Config, DedupConfig, Document, InputConfig, Reason, TopicConfig
 from dedup.analysis import analyse_batch
 from dedup.cleaner import BATCH_SIZE
+from dedup.errors import InputError
 from dedup.minhash import lsh_params, sketch_similarity
 from dedup.run import clean_files
+from dedup.write import Summary, render
 
 ray = pytest.importorskip("ray")
 engine = pytest.importorskip("dedup.engines.ray")
@@ -128,6 +130,74 @@ def test_parquet_input_output_report_and_summary_are_the_local_ones(tmp_path: Pa
     found = _run_both(tmp_path, [source], output, config=CROSS, on_error="skip")
     assert {"duplicate_document", "invalid", "boilerplate"} <= _reasons(found["local"]["report.jsonl"])
     _same_but_engine(found)
+
+
+@pytest.mark.parametrize(
+    ("output", "report", "annotate"),
+    [("out.jsonl.gz", "report.jsonl.zst", False), ("out.jsonl.zst", "report.jsonl.gz", True)],
+    ids=["gzip", "zstd-annotated"],
+)
+def test_compressed_and_annotated_outputs_are_the_local_ones(
+    tmp_path: Path, output: str, report: str, annotate: bool
+) -> None:
+    """The workers render the records; the compressed files are still the local engine's, byte for byte."""
+    source = _write(tmp_path / "in" / "docs.jsonl", _records(BATCH_SIZE + 60))
+    found = {}
+    for name in ("local", "ray"):
+        root = tmp_path / name
+        clean_files([source], root / output, CROSS, report=root / report, on_error="skip", annotate=annotate,
+                    engine=name, workers=2)
+        found[name] = ((root / output).read_bytes(), (root / report).read_bytes())
+    assert found["local"] == found["ray"]
+    assert len(found["ray"][0]) > 1000, "the output must hold records"
+
+
+def test_a_bad_record_is_the_local_error_and_leaves_no_output(tmp_path: Path) -> None:
+    source = _write(tmp_path / "in.jsonl", _records(BATCH_SIZE + 20))
+    errors = []
+    for name in ("local", "ray"):
+        root = tmp_path / name
+        with pytest.raises(InputError) as caught:
+            clean_files([source], root / "out.jsonl", CROSS, report=root / "report.jsonl", engine=name, workers=2)
+        errors.append(str(caught.value))
+        assert not root.exists() or not list(root.iterdir()), "no half-written file"
+    assert errors[0] == errors[1]
+    assert f"{source}:11: " in errors[0]
+
+
+def test_a_document_over_a_limit_given_directly_is_the_local_error() -> None:
+    config = Config(input=InputConfig(max_paragraphs=5), dedup=CROSS.dedup)
+    records = [r for r in _records(BATCH_SIZE + 20) if isinstance(r, dict) and "text" in r and r["id"] != "d1"]
+    docs = [Document(r["id"], r["text"], source="given.jsonl", line=n) for n, r in enumerate(records, 1)]
+    with pytest.raises(InputError) as local:
+        list(Cleaner(config).clean(docs))
+    with pytest.raises(InputError) as on_ray:
+        list(engine.clean_rendered(docs, config))
+    assert str(on_ray.value) == str(local.value)
+    assert "given.jsonl:" in str(local.value)
+
+
+def test_clean_rendered_is_what_the_local_run_writes() -> None:
+    records = [r for r in _records(2 * BATCH_SIZE + 30) if isinstance(r, dict) and "text" in r and r["id"] != "d1"]
+    docs = [Document(r["id"], r["text"], {**r}) for r in records]
+    local = render(Cleaner(CROSS).clean(docs), "text", annotate=True)
+    parts = list(engine.clean_rendered(docs, CROSS, annotate=True, window=1))
+    counts = Summary()
+    for part in parts:
+        counts.merge(part.counts)
+    assert len(parts) == 3
+    assert b"".join(data for part in parts for _, data in part.output) == local.output[0][1]
+    assert b"".join(part.report for part in parts) == local.report
+    assert counts == local.counts
+
+
+def test_html_keeps_the_results_in_the_driver_and_the_output_is_the_local_one(tmp_path: Path) -> None:
+    source = _write(tmp_path / "in.jsonl", _records(80))
+    for name in ("local", "ray"):
+        clean_files([source], tmp_path / f"{name}.jsonl", CROSS, on_error="skip", html=tmp_path / f"{name}.html",
+                    engine=name, workers=2)
+    assert (tmp_path / "local.jsonl").read_bytes() == (tmp_path / "ray.jsonl").read_bytes()
+    assert (tmp_path / "ray.html").stat().st_size > 1000
 
 
 def test_chains_keep_the_first_and_the_last(tmp_path: Path) -> None:

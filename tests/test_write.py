@@ -20,9 +20,12 @@ from dedup.write import (
     Summary,
     annotation,
     atomic_binary,
+    binary_writer,
     dumps,
+    open_binary_output,
     open_output,
     output_record,
+    render,
     report_lines,
     text_writer,
 )
@@ -286,6 +289,40 @@ def test_gzip_output_is_reproducible():
     assert outputs[0] == outputs[1]
 
 
+@pytest.mark.parametrize("name", ["out.jsonl", "out.jsonl.gz", "out.jsonl.zst"])
+def test_bytes_copied_in_parts_compress_as_the_text_written_line_by_line(name):
+    lines = [dumps({"n": n, "text": f"caf\u00e9 number {n} " * (n % 7)}) for n in range(3000)]
+    as_text = io.BytesIO()
+    with text_writer(as_text, name) as text:
+        for line in lines:
+            text.write(line)
+    in_parts = io.BytesIO()
+    with binary_writer(in_parts, name) as binary:
+        for start in range(0, len(lines), 256):
+            binary.write("".join(lines[start:start + 256]).encode("utf-8"))
+
+    assert not in_parts.closed, "the caller owns the raw stream"
+    assert in_parts.getvalue() == as_text.getvalue()
+
+
+@pytest.mark.parametrize("name", ["report.jsonl", "report.jsonl.gz", "report.jsonl.zst"])
+def test_open_binary_output_writes_what_open_output_writes(tmp_path, name):
+    with open_output(tmp_path / "text" / name) as out:
+        out.write(dumps({"a": "\u00e9"}))
+    with open_binary_output(tmp_path / "bytes" / name) as out:
+        out.write(dumps({"a": "\u00e9"}).encode("utf-8"))
+
+    assert (tmp_path / "bytes" / name).read_bytes() == (tmp_path / "text" / name).read_bytes()
+
+
+def test_open_binary_output_leaves_no_file_on_error(tmp_path):
+    with pytest.raises(KeyboardInterrupt), open_binary_output(tmp_path / "out.jsonl") as out:
+        out.write(b"{}\n")
+        raise KeyboardInterrupt
+
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("name", ["report.jsonl", "report.jsonl.gz", "report.jsonl.zst"])
 def test_open_output(tmp_path, read_jsonl, name):
     path = tmp_path / name
@@ -439,6 +476,64 @@ def test_report_lines_of_empty_and_invalid_documents():
         {"id": "in.jsonl:4", "paragraph": None, "reason": "invalid", "score": 0.0, "duplicate_of": None, "text": "",
          "source": "in.jsonl", "line": 4, "error": "not valid JSON"}
     ]
+
+
+# -- rendered parts -------------------------------------------------------------------------------------------
+
+
+def _written(results, text_field="text", annotate=False):
+    """What the local sinks write for ``results``, and their counts."""
+    counts = Summary()
+    output = []
+    report = []
+    for result in results:
+        counts.add(result)
+        if result.dropped is None or (annotate and result.fields):
+            output.append(dumps(output_record(result, text_field, annotate)))
+        report.extend(dumps(line) for line in report_lines(result))
+    return "".join(output).encode("utf-8"), "".join(report).encode("utf-8"), counts
+
+
+@pytest.mark.parametrize("annotate", [False, True])
+def test_render_gives_the_bytes_and_counts_of_the_results_in_order(annotate):
+    results = [KEPT, DUPLICATE, EMPTY, INVALID, KEPT]
+    output, report, counts = _written(results, annotate=annotate)
+
+    part = render(results, "text", annotate=annotate)
+
+    assert part.output == [("", output)]
+    assert part.report == report
+    assert part.counts == counts
+    assert render(results, "text", annotate=annotate, report=False).report == b""
+
+
+def test_rendered_parts_concatenate_and_merge_to_the_whole():
+    results = [KEPT, DUPLICATE, EMPTY, INVALID, KEPT, EMPTY, KEPT]
+    output, report, counts = _written(results)
+    parts = [render(results[start:start + 3], "text") for start in range(0, len(results), 3)]
+    merged = Summary()
+    for part in parts:
+        merged.merge(part.counts)
+
+    assert b"".join(data for part in parts for _, data in part.output) == output
+    assert b"".join(part.report for part in parts) == report
+    assert merged == counts
+
+
+def test_render_for_a_mirrored_directory_gives_a_piece_per_input():
+    page = CleanResult("a/page.txt", "Clean text.\n", None, (Decision(0, True),), source="in/a/page.txt")
+    gone = CleanResult("a/gone.txt", "", Reason.EMPTY, (), source="in/a/gone.txt", metadata={"original": ""})
+    other = CleanResult("x", "Other.", None, (Decision(0, True),), {"id": "x", "text": "T"}, source="in/b.jsonl",
+                        line=1)
+    part = render([KEPT, DUPLICATE, page, gone, INVALID, other], "text", mirrored=True)
+
+    assert part.output == [
+        ("in.jsonl", dumps(output_record(KEPT, "text", False)).encode("utf-8")),
+        ("in/a/page.txt", b"Clean text.\n"),
+        ("in.jsonl", b""),  # the invalid record: the input's file exists even when nothing of it is kept
+        ("in/b.jsonl", b'{"id": "x", "text": "Other."}\n'),
+    ]
+    assert part.counts.documents_in == 6
 
 
 # -- the summary -------------------------------------------------------------------------------------------------

@@ -45,9 +45,10 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from collections import deque
 from collections.abc import Iterable, Iterator
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -56,10 +57,10 @@ from dedup.analysis import analyse_to_wire, from_wire
 from dedup.cleaner import BATCH_SIZE, Cleaner
 from dedup.config import Config
 from dedup.data import CleanResult, Document
-from dedup.engines.shuffle import KINDS, AnswerStore, ShuffleStats, cross_document
+from dedup.engines.shuffle import KINDS, Answers, AnswerStore, ShuffleStats, cross_document
 from dedup.errors import DedupError, InputError
 from dedup.read import InvalidRecord, document_from_record
-from dedup.write import dumps, output_record, report_lines
+from dedup.write import Rendered, dumps, output_record, render, report_lines
 
 if TYPE_CHECKING:
     import ray.data
@@ -68,7 +69,9 @@ if TYPE_CHECKING:
     from dedup.topic import TopicModel
     from dedup.write import Summary
 
-__all__ = ["WINDOW", "RayMissingError", "clean_dataset", "clean_files_ray", "clean_stream", "connect"]
+__all__ = [
+    "WINDOW", "RayMissingError", "clean_dataset", "clean_files_ray", "clean_rendered", "clean_stream", "connect",
+]
 
 #: Reading waits for the cluster when ``WINDOW * AHEAD`` analysis tasks are unfinished.
 WINDOW = 16
@@ -161,7 +164,8 @@ def clean_stream(
 
     The whole input is read and analysed before the first result comes:
     the cross-document stages (:mod:`dedup.engines.shuffle`) need every
-    document's keys.
+    document's keys. The results are made here, in the last pass;
+    :func:`clean_rendered` makes them on the workers.
 
     Args:
         items: Documents and the readers' invalid records, in input order.
@@ -181,34 +185,70 @@ def clean_stream(
     ray = _ray()
     cleaner = Cleaner(config, model=model)  # loads the model once
     context = [ray.put(config), ray.put(cleaner.model)]
-    analyse = ray.remote(_analyse_batch)
-    batches: list[tuple[Any, Any]] = []
-    running: list[Any] = []
-    for batch in _batches(items):
-        batch_ref = ray.put(batch)
-        wire = analyse.remote(batch_ref, context)
-        batches.append((batch_ref, wire))
-        running.append(wire)
-        if len(running) >= window * AHEAD:
-            _, running = ray.wait(running, num_returns=len(running) - window * AHEAD + 1)
+    batches = _analysed(ray, items, context, window)
     answers = cross_document(ray, config, context, batches, stats)
-    store = AnswerStore(config.fingerprint(), {}, KINDS)
     for number, (batch_ref, wire_ref) in enumerate(batches):
         batch, packed = ray.get([batch_ref, wire_ref])
         batches[number] = (None, None)  # let the object store free them
-        store.answers = answers[number]
+        yield from _resolved(cleaner, batch, packed, answers[number], number * BATCH_SIZE)
         answers[number] = {}
-        docs = [item for item in batch if isinstance(item, Document)]
-        analyses = iter(from_wire(unpack_wire(packed), docs))
-        for position, item in enumerate(batch, number * BATCH_SIZE):
-            if isinstance(item, InvalidRecord):
-                yield decide.invalid(item)
-                continue
-            analysis = next(analyses)
-            store.position = position
-            if analysis.error is not None:
-                raise InputError(analysis.error, item.source or "<documents>", item.line)
-            yield cleaner.resolve(analysis, store)
+
+
+def clean_rendered(
+    items: Iterable[Document | InvalidRecord],
+    config: Config,
+    model: TopicModel | None = None,
+    *,
+    annotate: bool = False,
+    mirrored: bool = False,
+    report: bool = True,
+    window: int = WINDOW,
+    stats: ShuffleStats | None = None,
+) -> Iterator[Rendered]:
+    """Clean documents on the connected Ray, and render the results there: the bytes a run writes, by batch.
+
+    :func:`clean_stream`, with its last pass on the workers too: a task per
+    batch resolves it against the answers of the cross-document stages and
+    renders the results (:func:`dedup.write.render`): output records,
+    report lines and counts. Only those bytes come back, one batch at a
+    time in input order (at most ``window * AHEAD`` batches are rendered
+    ahead), to be copied into the outputs: what this process holds while
+    writing does not grow with the input.
+
+    Args:
+        items: Documents and the readers' invalid records, in input order.
+        config: The settings.
+        model: The topic model (the configured one when ``None``).
+        annotate: Render every record with its decisions (``--annotate``).
+        mirrored: Render for an output directory that mirrors the inputs.
+        report: Render the report lines.
+        window: As for :func:`clean_stream`; also how far rendering runs ahead.
+        stats: Filled with what the cross-document stages did, when given.
+
+    Yields:
+        One :class:`~dedup.write.Rendered` per batch of
+        :data:`~dedup.cleaner.BATCH_SIZE` items, in input order.
+
+    Raises:
+        InputError: A document breaks a limit (the first one in input order).
+        RayMissingError: Ray is not installed.
+    """
+    ray = _ray()
+    cleaner = Cleaner(config, model=model)
+    context = [ray.put(config), ray.put(cleaner.model)]
+    batches = _analysed(ray, items, context, window)
+    answers = cross_document(ray, config, context, batches, stats)
+    render_batch = ray.remote(_render_batch)
+    options = {"annotate": annotate, "mirrored": mirrored, "report": report}
+    pending: deque[Any] = deque()
+    for number, (batch_ref, wire_ref) in enumerate(batches):
+        pending.append(render_batch.remote(batch_ref, wire_ref, answers[number], number * BATCH_SIZE, context, options))
+        batches[number] = (None, None)  # the task holds them now
+        answers[number] = {}
+        if len(pending) > window * AHEAD:
+            yield _rendered(ray.get(pending.popleft()))
+    while pending:
+        yield _rendered(ray.get(pending.popleft()))
 
 
 def clean_dataset(
@@ -269,6 +309,73 @@ def _batches(items: Iterable[Document | InvalidRecord]) -> Iterator[_Batch]:
     iterator = iter(items)
     while batch := list(islice(iterator, BATCH_SIZE)):
         yield batch
+
+
+def _analysed(ray: Any, items: Iterable[Document | InvalidRecord], context: list[Any], window: int) -> list[Any]:
+    """Read the items into the object store by batch, and start an analysis task for each.
+
+    Returns:
+        The object refs of each batch and of its packed analysis, in input order.
+    """
+    analyse = ray.remote(_analyse_batch)
+    batches: list[tuple[Any, Any]] = []
+    running: list[Any] = []
+    for batch in _batches(items):
+        batch_ref = ray.put(batch)
+        wire = analyse.remote(batch_ref, context)
+        batches.append((batch_ref, wire))
+        running.append(wire)
+        if len(running) >= window * AHEAD:
+            _, running = ray.wait(running, num_returns=len(running) - window * AHEAD + 1)
+    return batches
+
+
+def _resolved(cleaner: Cleaner, batch: _Batch, packed: bytes, answers: Answers, start: int) -> Iterator[CleanResult]:
+    """The results of one batch, resolved against the answers of the cross-document stages.
+
+    Raises:
+        InputError: A document breaks a limit.
+    """
+    store = AnswerStore(cleaner.config.fingerprint(), answers, KINDS)
+    docs = [item for item in batch if isinstance(item, Document)]
+    analyses = iter(from_wire(unpack_wire(packed), docs))
+    for position, item in enumerate(batch, start):
+        if isinstance(item, InvalidRecord):
+            yield decide.invalid(item)
+            continue
+        analysis = next(analyses)
+        store.position = position
+        if analysis.error is not None:
+            raise InputError(analysis.error, item.source or "<documents>", item.line)
+        yield cleaner.resolve(analysis, store)
+
+
+class _Failed(NamedTuple):
+    """A batch's :class:`~dedup.errors.InputError`, sent back as a value (Ray wraps what a task raises)."""
+
+    message: str
+    source: str | None
+    line: int | None
+
+
+def _render_batch(
+    batch: _Batch, packed: bytes, answers: Answers, start: int, context: list[Any], options: dict[str, bool]
+) -> Rendered | _Failed:
+    """What a Ray worker does in the last pass: resolve one batch and render its results."""
+    import ray
+
+    config, model = ray.get(context)
+    try:
+        results = list(_resolved(Cleaner(config, model=model), batch, packed, answers, start))
+    except InputError as exc:
+        return _Failed(exc.reason, exc.source, exc.line)
+    return render(results, config.input.text_field, **options)
+
+
+def _rendered(part: Rendered | _Failed) -> Rendered:
+    if isinstance(part, _Failed):
+        raise InputError(part.message, part.source, part.line)
+    return part
 
 
 def _analyse_batch(batch: _Batch, context: list[Any]) -> bytes:
