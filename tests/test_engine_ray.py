@@ -292,6 +292,18 @@ def test_clean_dataset_orders_by_position() -> None:
                                                                           strict=True))
 
 
+def test_clean_dataset_raises_the_local_error_of_a_document_over_a_limit() -> None:
+    config = Config(input=InputConfig(max_paragraphs=5), dedup=CROSS.dedup)
+    records = [r for r in _records(40) if isinstance(r, dict) and "text" in r and r["id"] != "d1"]
+    dataset = ray.data.from_items([{"position": p, **r} for p, r in enumerate(records)])
+    with pytest.raises(InputError) as local:
+        list(Cleaner(config).clean(Document(r["id"], r["text"], source="<dataset>", line=p)
+                                   for p, r in enumerate(records)))
+    with pytest.raises(InputError) as on_ray:
+        engine.clean_dataset(dataset, config)
+    assert str(on_ray.value) == str(local.value)
+
+
 @pytest.mark.parametrize(
     "option", [["--state", "state"], ["--resume", "--state", "state"], ["--index", "index.npz"]]
 )

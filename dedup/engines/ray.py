@@ -234,21 +234,35 @@ def clean_rendered(
         RayMissingError: Ray is not installed.
     """
     ray = _ray()
-    cleaner = Cleaner(config, model=model)
+    options = {"annotate": annotate, "mirrored": mirrored, "report": report}
+    tasks = _last_pass(ray, items, config, model, window, stats, ray.remote(_render_batch), options)
+    pending = deque(islice(tasks, window * AHEAD))
+    while pending:
+        part = ray.get(pending.popleft())
+        pending.extend(islice(tasks, 1))
+        yield _rendered(part)
+
+
+def _last_pass(
+    ray: Any, items: Iterable[Document | InvalidRecord], config: Config, model: TopicModel | None, window: int,
+    stats: ShuffleStats | None, task: Any, options: dict[str, Any],
+) -> Iterator[Any]:
+    """Analyse the items, answer the cross-document questions, then start ``task`` on each batch, in order.
+
+    ``task`` gets the batch, its packed analysis, its answers, the position
+    of its first item, the context (object refs of the settings and the
+    model) and ``options``. A task is started when the next object ref is
+    asked for, so that the caller decides how far they run ahead.
+    """
+    cleaner = Cleaner(config, model=model)  # loads the model once
     context = [ray.put(config), ray.put(cleaner.model)]
     batches = _analysed(ray, items, context, window)
     answers = cross_document(ray, config, context, batches, stats)
-    render_batch = ray.remote(_render_batch)
-    options = {"annotate": annotate, "mirrored": mirrored, "report": report}
-    pending: deque[Any] = deque()
     for number, (batch_ref, wire_ref) in enumerate(batches):
-        pending.append(render_batch.remote(batch_ref, wire_ref, answers[number], number * BATCH_SIZE, context, options))
+        ref = task.remote(batch_ref, wire_ref, answers[number], number * BATCH_SIZE, context, options)
         batches[number] = (None, None)  # the task holds them now
         answers[number] = {}
-        if len(pending) > window * AHEAD:
-            yield _rendered(ray.get(pending.popleft()))
-    while pending:
-        yield _rendered(ray.get(pending.popleft()))
+        yield ref
 
 
 def clean_dataset(
@@ -281,24 +295,21 @@ def clean_dataset(
     """
     ray = _ray()
     config = config or Config()
-    rows = sorted(dataset.iter_rows(), key=lambda row: int(row[position]))
-    positions = [int(row[position]) for row in rows]
+    rows = dataset.sort(position).iter_rows()  # streamed in order: the cross-document stages need it
     docs = (
-        document_from_record({k: v for k, v in row.items() if k != position}, config.input, "<dataset>", p)
-        for row, p in zip(rows, positions, strict=True)
+        # The position goes in as the document's line: the workers put it in the rows they make.
+        document_from_record({k: v for k, v in row.items() if k != position}, config.input, "<dataset>",
+                             int(row[position]))
+        for row in rows
     )
-    text_field = config.input.text_field
-    out = []
-    for p, result in zip(positions, clean_stream(docs, config, model), strict=True):
-        keep = result.dropped is None or (annotate and result.fields)
-        out.append({
-            "position": p,
-            "id": result.id,
-            "dropped": None if result.dropped is None else result.dropped.value,
-            "record": dumps(output_record(result, text_field, annotate)) if keep else None,
-            "report": "".join(dumps(line) for line in report_lines(result)),
-        })
-    return ray.data.from_items(out)
+    task = ray.remote(_dataset_rows).options(num_returns=2)
+    done = list(_last_pass(ray, docs, config, model, WINDOW, None, task, {"annotate": annotate}))
+    for failed in ray.get([status for status, _ in done]):  # small; the tables stay in the object store
+        if failed is not None:
+            raise InputError(failed.message, failed.source, failed.line)
+    if not done:
+        return ray.data.from_items([])
+    return ray.data.from_arrow_refs([table for _, table in done])
 
 
 # -- what crosses to the workers and back ---------------------------------------------------------
@@ -370,6 +381,39 @@ def _render_batch(
     except InputError as exc:
         return _Failed(exc.reason, exc.source, exc.line)
     return render(results, config.input.text_field, **options)
+
+
+def _dataset_rows(
+    batch: _Batch, packed: bytes, answers: Answers, start: int, context: list[Any], options: dict[str, bool]
+) -> tuple[_Failed | None, Any]:
+    """What a Ray worker does in :func:`clean_dataset`'s last pass: a batch's rows, as an Arrow table."""
+    import pyarrow as pa
+    import ray
+
+    config, model = ray.get(context)
+    try:
+        results = list(_resolved(Cleaner(config, model=model), batch, packed, answers, start))
+    except InputError as exc:
+        return _Failed(exc.reason, exc.source, exc.line), None
+    text_field = config.input.text_field
+    rows = []
+    for result in results:
+        keep = result.dropped is None or (options["annotate"] and result.fields)
+        rows.append({
+            "position": result.line,
+            "id": result.id,
+            "dropped": None if result.dropped is None else result.dropped.value,
+            "record": dumps(output_record(result, text_field, options["annotate"])) if keep else None,
+            "report": "".join(dumps(line) for line in report_lines(result)),
+        })
+    return None, pa.Table.from_pylist(rows, schema=_dataset_schema())
+
+
+def _dataset_schema() -> Any:
+    import pyarrow as pa
+
+    return pa.schema([("position", pa.int64()), ("id", pa.string()), ("dropped", pa.string()),
+                      ("record", pa.string()), ("report", pa.string())])
 
 
 def _rendered(part: Rendered | _Failed) -> Rendered:
