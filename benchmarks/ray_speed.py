@@ -8,8 +8,9 @@ Both engines' outputs are compared byte for byte. For Ray it also reports
 the seconds spent starting Ray, waiting for the analyses still running
 once the input is read, and in the cross-document shuffles
 (:func:`dedup.engines.shuffle.cross_document`), the rest being reading
-(with the analysis running meanwhile) and the last, ordered pass that
-writes. Several corpus sizes show how the driver's peak grows with the
+(with the analysis running meanwhile) and the last pass (resolving and
+rendering each batch on the workers, the driver copying the bytes into
+the output in order). Several corpus sizes show how the driver's peak grows with the
 corpus: its peak RSS, and its private memory alone (Ray's object store
 is shared memory, which RSS counts once a process has touched it).
 

@@ -14,16 +14,21 @@ The work splits as in :mod:`dedup.cleaner`:
   (:mod:`dedup.engines.shuffle`): workers group the keys, verify the band
   buckets and send back only counts and match edges, to which this process
   applies the first-in-input-order rule.
-- A last pass takes each batch back in input order and runs
-  :meth:`dedup.cleaner.Cleaner.resolve` against those answers: the output,
-  the report and the summary (but for its ``engine`` field) are the local
-  engine's, byte for byte.
+- A last pass runs :meth:`dedup.cleaner.Cleaner.resolve` on each batch
+  against those answers, as a Ray task per batch that also renders the
+  results (:func:`dedup.write.render`: output records, report lines,
+  counts) as bytes: the output, the report and the summary (but for its
+  ``engine`` field) are the local engine's, byte for byte.
 
 Records are read with :mod:`dedup.read` (never ``ray.data.read_json``, which
 turns ``1`` into ``1.0``, adds null fields and rejects mixed id types), so
 a bad record gets the same error, and ``--on-error`` the same effect.
-Reading and writing still pass through this process (the records go to
-the object store as they are read, and the output is written from here).
+Reading still passes through this process: the records go to the object
+store a batch at a time as they are read. Writing does not:
+:func:`clean_rendered` brings back each batch's rendered bytes in input
+order, which :func:`dedup.run.clean_files` copies into the outputs without
+parsing them (a Parquet output and ``--html`` still take every result back,
+through :func:`clean_stream`).
 
 The settings and the topic model are shipped once (``ray.put``), and
 workers get a writable numba cache (``NUMBA_CACHE_DIR``) when this module
@@ -33,7 +38,7 @@ What the driver (this process) holds: two object refs per batch, the
 answers of the cross-document questions that found something, and the
 match edges while a stage settles (the sizes are in
 :mod:`dedup.engines.shuffle`); no index, and no document text but the
-batch being written.
+batch being read, and the rendered bytes of the batch being written.
 
 Example:
     >>> from dedup.engines.ray import clean_files_ray  # doctest: +SKIP
