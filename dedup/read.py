@@ -347,13 +347,13 @@ def line_limit(config: InputConfig) -> int:
     return 8 * config.max_doc_bytes + (1 << 20)
 
 
-def _lines(handle: IO[bytes], source: str, limit: int) -> Iterator[tuple[int, bytes | None]]:
-    """Number the lines of ``handle``; a line over ``limit`` bytes comes as ``None``, read past, not kept.
+def _lines(handle: IO[bytes], source: str, limit: int, before: int = 0) -> Iterator[tuple[int, bytes | None]]:
+    """Number the lines of ``handle`` from ``before + 1``; a line over ``limit`` bytes comes as ``None``, read past.
 
     Raises:
         InputError: The stream cannot be read on (truncated, not compressed as its name says).
     """
-    number = 0
+    number = before
     try:
         while raw := handle.readline(limit + 1):
             number += 1
@@ -440,41 +440,166 @@ def read_jsonl(
             raise error from exc
         yield InvalidRecord(source, None, error.reason)
         return
-    limit = line_limit(config)
     try:
-        lines = _lines(handle, source, limit)
-        while True:
-            try:
-                item = next(lines, None)
-            except InputError as exc:
-                if on_error == "raise":
-                    raise
-                yield InvalidRecord(source, exc.line, exc.reason)
-                return
-            if item is None:
-                return
-            number, raw = item
-            if raw is None:
-                error = InputError(
-                    f"line is longer than {limit} bytes (8 x --max-doc-bytes + 1 MiB); raise --max-doc-bytes",
-                    source, number,
-                )
-                if on_error == "raise":
-                    raise error
-                yield InvalidRecord(source, number, error.reason)
-                continue
-            if number == 1:
-                raw = raw.removeprefix(BOM)  # a byte-order mark is not text, nor part of the first record
-            if not raw.strip():
-                continue
-            try:
-                yield _parse(raw, config, source, number)
-            except InputError as exc:
-                if on_error == "raise":
-                    raise
-                yield InvalidRecord(source, number, exc.reason, _salvage_id(raw, config))
+        yield from _jsonl_records(handle, source, config, on_error)
     finally:
         handle.close()
+
+
+def _jsonl_records(
+    handle: IO[bytes], source: str, config: InputConfig, on_error: OnError, before: int = 0
+) -> Iterator[Document | InvalidRecord]:
+    """The records of the JSONL lines in ``handle``, numbered from ``before + 1`` (:func:`read_jsonl`)."""
+    limit = line_limit(config)
+    lines = _lines(handle, source, limit, before)
+    while True:
+        try:
+            item = next(lines, None)
+        except InputError as exc:
+            if on_error == "raise":
+                raise
+            yield InvalidRecord(source, exc.line, exc.reason)
+            return
+        if item is None:
+            return
+        number, raw = item
+        if raw is None:
+            error = InputError(
+                f"line is longer than {limit} bytes (8 x --max-doc-bytes + 1 MiB); raise --max-doc-bytes",
+                source, number,
+            )
+            if on_error == "raise":
+                raise error
+            yield InvalidRecord(source, number, error.reason)
+            continue
+        raw = _record_line(number, raw)
+        if raw is None:
+            continue
+        try:
+            yield _parse(raw, config, source, number)
+        except InputError as exc:
+            if on_error == "raise":
+                raise
+            yield InvalidRecord(source, number, exc.reason, _salvage_id(raw, config))
+
+
+def _record_line(number: int, raw: bytes) -> bytes | None:
+    """The line of a record, or ``None`` when line ``number`` is blank (not a record)."""
+    if number == 1:
+        raw = raw.removeprefix(BOM)  # a byte-order mark is not text, nor part of the first record
+    return raw if raw.strip() else None
+
+
+# -- plain JSONL files read in parts ------------------------------------------------------------------
+
+
+def is_plain_jsonl(file: InputFile) -> bool:
+    """Whether ``file`` is JSONL stored as it is, so that its lines can be read from byte ranges.
+
+    Not stdin, not compressed (by name or by its first bytes), and a file
+    that can be opened (the readers say what is wrong with one that cannot).
+    """
+    if file.kind != "jsonl" or file.path == STDIN or file.path.lower().endswith((".gz", ".zst")):
+        return False
+    try:
+        with open(file.path, "rb") as handle:
+            return _compression(handle.read(len(_ZSTD_MAGIC))) is None
+    except OSError:
+        return False
+
+
+def line_ranges(path: str | Path, size: int) -> list[tuple[int, int]]:
+    """Byte ranges ``[start, end)`` that cover the file, each of whole lines, of about ``size`` bytes or more.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.NamedTemporaryFile(suffix=".jsonl") as handle:
+        ...     _ = handle.write(b"one\\ntwo\\nthree\\nfour")
+        ...     handle.flush()
+        ...     line_ranges(handle.name, 5)
+        [(0, 8), (8, 14), (14, 18)]
+    """
+    if size < 1:
+        raise ValueError(f"a range has at least one byte, not {size}")
+    total = os.path.getsize(path)
+    ranges = []
+    with open(path, "rb") as handle:
+        start = 0
+        while start < total:
+            handle.seek(min(start + size, total) - 1)
+            while (chunk := handle.readline(1 << 20)) and not chunk.endswith(b"\n"):
+                pass  # a long line: read on to its end
+            end = min(handle.tell(), total)
+            ranges.append((start, end))
+            start = end
+    return ranges
+
+
+def count_records(file: InputFile, config: InputConfig, start: int, end: int) -> tuple[int, int]:
+    """The lines in bytes ``[start, end)`` of a plain JSONL file, and how many :func:`read_jsonl` makes items of.
+
+    Every line but a blank one is an item, a record or an invalid one, so
+    the items of a range are known before it is parsed.
+    """
+    lines = items = 0
+    not_first = 0 if start == 0 else 1  # only the number of the file's first line matters here (its mark)
+    for number, raw in _lines(_range(file.path, start, end), file.path, line_limit(config), not_first):
+        lines += 1
+        items += raw is None or _record_line(number, raw) is not None
+    return lines, items
+
+
+def read_jsonl_range(
+    file: InputFile, config: InputConfig, on_error: OnError, start: int, end: int, before: int
+) -> Iterator[Document | InvalidRecord]:
+    """What :func:`read_jsonl` reads from the lines in bytes ``[start, end)`` of a plain JSONL file.
+
+    Args:
+        file: The file (:func:`is_plain_jsonl`).
+        config: Fields and limits.
+        on_error: As for :func:`read_jsonl`.
+        start: Where the range begins: 0 or just after a line break.
+        end: Where it ends: just after a line break, or the end of the file.
+        before: The number of lines before ``start``, so that errors name
+            the line :func:`read_jsonl` would name.
+
+    Yields:
+        Its records and invalid records, each checked as :func:`read_inputs`
+        checks it (:func:`checked_limits`) but for the ids, whose
+        uniqueness needs every earlier one (:func:`duplicate_id`).
+    """
+    for item in _jsonl_records(_range(file.path, start, end), file.path, config, on_error, before):
+        yield checked_limits(item, config, on_error, file.path)
+
+
+def _range(path: str, start: int, end: int) -> IO[bytes]:
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        return io.BytesIO(handle.read(end - start))
+
+
+def checked_limits(
+    item: Document | InvalidRecord, config: InputConfig, on_error: OnError, source: str
+) -> Document | InvalidRecord:
+    """``item``, or the invalid record it is when it breaks a limit (:func:`limit_error`).
+
+    Raises:
+        InputError: It breaks one, and ``on_error`` is ``"raise"``.
+    """
+    if not isinstance(item, Document):
+        return item
+    message = limit_error(item, config)
+    if message is None:
+        return item
+    error = InputError(message, item.source, item.line)
+    if on_error == "raise":
+        raise error
+    return InvalidRecord(item.source or source, item.line, error.reason, item.id, item.fields)
+
+
+def duplicate_id(doc_id: str, source: str | None, line: int | None) -> InputError:
+    """The error of a record whose id an earlier record of the run has."""
+    return InputError(f"duplicate id {doc_id!r}: ids must be unique across the inputs", source, line)
 
 
 def read_text(
@@ -625,18 +750,11 @@ def read_inputs(
     for file in files:
         logger.info("reading %s", "<stdin>" if file.path == STDIN else file.path)
         reader = {"jsonl": read_jsonl, "parquet": read_parquet, "txt": read_text}[file.kind]
-        for item in reader(file, config, on_error, on_read):
+        for read in reader(file, config, on_error, on_read):
+            item = checked_limits(read, config, on_error, file.path)
             if isinstance(item, Document):
-                message = limit_error(item, config)
-                if message is not None:
-                    error = InputError(message, item.source, item.line)
-                    if on_error == "raise":
-                        raise error
-                    yield InvalidRecord(item.source or file.path, item.line, error.reason, item.id, item.fields)
-                    continue
                 if item.id in seen:
-                    error = InputError(f"duplicate id {item.id!r}: ids must be unique across the inputs",
-                                       item.source, item.line)
+                    error = duplicate_id(item.id, item.source, item.line)
                     if on_error == "raise":
                         raise error
                     yield InvalidRecord(item.source or file.path, item.line, error.reason, None, item.fields)

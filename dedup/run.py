@@ -42,7 +42,7 @@ from dedup.errors import ArgumentError, InputError
 from dedup.html import HtmlReport, ReportDocument
 from dedup.labelled import read_labelled
 from dedup.progress import Meter, ProgressHook
-from dedup.read import STDIN, InputFile, InvalidRecord, OnError, kind_of, list_inputs, read_inputs
+from dedup.read import STDIN, InputFile, InvalidRecord, OnError, OnRead, kind_of, list_inputs, read_inputs
 from dedup.state import RunState, Stamp, file_digest
 from dedup.store import MemoryStore, file_index_path
 from dedup.write import (
@@ -182,16 +182,17 @@ def clean_files(
     run = _Run(files, config or Config(), all_jsonl, targets, annotate, on_error, workers or default_workers(),
                index_url, meter, None if config_file is None else os.fspath(config_file))
     if engine == "ray":
-        from dedup.engines.ray import clean_rendered, clean_stream, connect
+        from dedup.engines.ray import clean_inputs, clean_stream, connect
 
         connect(ray_address, workers)
         if is_parquet(targets.output) or html is not None:
             # A Parquet file is built from the records, and the HTML page from every result: both here.
             counts = run.clean(lambda records: clean_stream(records, run.config), "ray")
-        else:  # the workers render the results: their bytes are copied into place here
+        else:  # the workers read plain JSONL and render the results: their bytes are copied into place here
             counts = run.clean_rendered(
-                lambda records: clean_rendered(records, run.config, annotate=annotate, mirrored=not all_jsonl,
-                                               report=report is not None),
+                lambda inputs, on_read: clean_inputs(inputs, run.config, on_error=on_error, on_read=on_read,
+                                                     annotate=annotate, mirrored=not all_jsonl,
+                                                     report=report is not None),
                 "ray",
             )
     else:
@@ -574,23 +575,23 @@ class _Run:
         return counts
 
     def clean_rendered(
-        self, engine: Callable[[Iterable[Document | InvalidRecord]], Iterable[Rendered]], engine_name: str
+        self, engine: Callable[[list[InputFile], OnRead], Iterable[Rendered]], engine_name: str
     ) -> Summary:
-        """:meth:`clean` with an engine that also renders the results (:func:`dedup.write.render`).
+        """:meth:`clean` with an engine that reads the inputs and renders the results (:func:`dedup.write.render`).
 
-        The rendered parts come in input order; their bytes are copied into
-        the outputs as they come (no document is parsed here), and their
-        counts merged into the summary.
+        ``engine`` gets the inputs and the meter's ``on_read``. The rendered
+        parts come in input order; their bytes are copied into the outputs
+        as they come (no document is parsed here), and their counts merged
+        into the summary.
         """
         counts = Summary()
         meter = self.meter
         meter.bytes_total = _total_size(self.files)
-        records = meter.records(read_inputs(self.files, self.config.input, self.on_error, on_read=meter.read))
         with ExitStack() as stack:
             mirror = None if self.all_jsonl else _Mirror(stack, Path(self.targets.output), self.files)
             output = stack.enter_context(open_binary_output(self.targets.output)) if mirror is None else None
             report = stack.enter_context(open_binary_output(self.targets.report)) if self.targets.report else None
-            for part in meter.batches(engine(records), lambda part: part.counts.documents_in):
+            for part in meter.batches(engine(self.files, meter.read), lambda part: part.counts.documents_in):
                 counts.merge(part.counts)
                 for source, data in part.output:
                     if mirror is not None:

@@ -200,6 +200,57 @@ def test_html_keeps_the_results_in_the_driver_and_the_output_is_the_local_one(tm
     assert (tmp_path / "ray.html").stat().st_size > 1000
 
 
+def _cut_after_line(path: Path, line: int) -> int:
+    """A range size that makes the first range of ``path`` end just after line ``line`` (1-based)."""
+    data = path.read_bytes()
+    end = 0
+    for _ in range(line):
+        end = data.index(b"\n", end) + 1
+    return end - 1  # the first range ends after the line holding its last byte: here, line ``line``'s break
+
+
+def test_plain_jsonl_read_in_ranges_by_the_workers_is_the_local_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Invalid lines inside a range and at the end of one, repeated ids across ranges and files, batches
+    made of ranges and of a compressed input read by the driver: the local output, report and summary."""
+    first = _write(tmp_path / "in" / "a.jsonl", _records(BATCH_SIZE + 40))
+    gz = tmp_path / "in" / "b.jsonl.gz"
+    gz.write_bytes(__import__("gzip").compress(_write(tmp_path / "b.jsonl", _records(60, seed=5)).read_bytes()))
+    third = _write(tmp_path / "in" / "c.jsonl", _records(BATCH_SIZE, seed=9))
+    size = _cut_after_line(first, 11)  # line 11 is not JSON: the first range ends with it
+    monkeypatch.setattr(engine, "RANGE_BYTES", size)
+    assert len(engine.line_ranges(first, size)) > 10
+
+    found = _run_both(tmp_path, [first, gz, third], "out.jsonl", config=CROSS, on_error="skip")
+
+    report = [json.loads(line) for line in found["local"]["report.jsonl"].splitlines()]
+    invalid = {(Path(r["source"]).name, r["line"]) for r in report if r["reason"] == "invalid"}
+    assert ("a.jsonl", 11) in invalid
+    assert any(name == "c.jsonl" and "duplicate id" in r["error"] for r in report if r["reason"] == "invalid"
+               for name in [Path(r["source"]).name])
+    _same_but_engine(found)
+
+
+@pytest.mark.parametrize("bad", ["json", "duplicate-id"])
+def test_plain_jsonl_read_in_ranges_raises_the_local_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: str
+) -> None:
+    records = _records(BATCH_SIZE + 40)
+    if bad == "duplicate-id":
+        records = [r for r in records if isinstance(r, dict) and "text" in r]
+        records[200] = {**records[200], "id": records[30]["id"]}
+    source = _write(tmp_path / "in.jsonl", records)
+    monkeypatch.setattr(engine, "RANGE_BYTES", 3000)
+    errors = []
+    for name in ("local", "ray"):
+        with pytest.raises(InputError) as caught:
+            clean_files([source], tmp_path / f"{name}.jsonl", CROSS, engine=name, workers=2)
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
+    assert (":11: not valid JSON" if bad == "json" else ":201: duplicate id") in errors[0]
+
+
 def test_chains_keep_the_first_and_the_last(tmp_path: Path) -> None:
     """A≈B and B≈C, A≉C: B is dropped as a copy of A, so C, compared with A only, is kept."""
     pool = _sentences()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import gzip
 import io
+import itertools
 import os
 import sys
 import threading
@@ -23,12 +24,17 @@ from dedup.read import (
     STDIN,
     InputFile,
     InvalidRecord,
+    checked_limits,
+    count_records,
+    is_plain_jsonl,
     kind_of,
     limit_error,
     line_limit,
+    line_ranges,
     list_inputs,
     read_inputs,
     read_jsonl,
+    read_jsonl_range,
     read_text,
 )
 
@@ -655,3 +661,95 @@ def test_json_error_names_file_line_and_column_once(tmp_path, line, message):
 def test_docstring_examples():
     assert doctest.testmod(dedup.read).failed == 0
 
+
+
+# -- plain JSONL read in byte ranges -------------------------------------------------------------------------
+
+RANGED_CONFIG = InputConfig(max_paragraphs=3)
+RANGED_LINES = [
+    BOM + b'{"id": "a", "text": "first"}\n',
+    b"\n",
+    b'{"id": "b", "text": "one\\ntwo\\nthree\\nfour"}\n',  # over max_paragraphs
+    b"not json\r\n",
+    b"   \n",
+    b'{"id": "c", "text": "caf\xc3\xa9"}\r\n',
+    b'{"id": "d", "text": "\xff"}\n',  # not UTF-8
+    b'{"id": "e"}\n',  # no text
+    b'{"id": "f", "text": "' + b"x" * 300 + b'"}\n',
+    b'{"id": "g", "text": "last, without a line break"}',
+]
+
+
+def _ranged(tmp_path: Path) -> InputFile:
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"".join(RANGED_LINES))
+    return jsonl_file(path)
+
+
+@pytest.mark.parametrize("size", [1, 7, 40, 64, 100, 1000, 10_000])
+def test_line_ranges_cover_the_file_with_whole_lines(tmp_path, size):
+    file = _ranged(tmp_path)
+    data = Path(file.path).read_bytes()
+
+    ranges = line_ranges(file.path, size)
+
+    assert ranges[0][0] == 0
+    assert ranges[-1][1] == len(data)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+    assert all(end == len(data) or data[end - 1 : end] == b"\n" for _, end in ranges)
+    assert all(end - start >= min(size, len(data) - start) for start, end in ranges)
+
+
+def test_line_ranges_of_an_empty_file(tmp_path):
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    assert line_ranges(tmp_path / "empty.jsonl", 10) == []
+
+
+@pytest.mark.parametrize("size", [1, 40, 100, 10_000])
+def test_ranges_read_what_the_reader_reads_and_count_it_first(tmp_path, size):
+    file = _ranged(tmp_path)
+    whole = [checked_limits(item, RANGED_CONFIG, "skip", file.path)
+             for item in read_jsonl(file, RANGED_CONFIG, on_error="skip")]
+    assert {type(item) for item in whole} == {Document, InvalidRecord}
+
+    items, before = [], 0
+    for start, end in line_ranges(file.path, size):
+        lines, count = count_records(file, RANGED_CONFIG, start, end)
+        part = list(read_jsonl_range(file, RANGED_CONFIG, "skip", start, end, before))
+        assert len(part) == count, "the count is known before the range is parsed"
+        items += part
+        before += lines
+
+    assert items == whole
+    assert before == len(RANGED_LINES)
+
+
+@pytest.mark.parametrize("size", [1, 60, 10_000])
+def test_a_range_raises_the_error_the_reader_raises(tmp_path, size):
+    file = _ranged(tmp_path)
+    with pytest.raises(InputError) as whole:
+        list(read_inputs([file], RANGED_CONFIG))
+    with pytest.raises(InputError) as ranged:
+        before = 0
+        for start, end in line_ranges(file.path, size):
+            list(read_jsonl_range(file, RANGED_CONFIG, "raise", start, end, before))
+            before += count_records(file, RANGED_CONFIG, start, end)[0]
+
+    assert str(ranged.value) == str(whole.value)
+    assert whole.value.line == 3
+
+
+def test_is_plain_jsonl(tmp_path, write_jsonl):
+    plain = tmp_path / "plain.jsonl"
+    plain.write_bytes(b'{"id": "a", "text": "t"}\n')
+    disguised = tmp_path / "disguised.jsonl"
+    disguised.write_bytes(gzip.compress(plain.read_bytes()))
+    named = tmp_path / "named.jsonl.gz"
+    named.write_bytes(gzip.compress(plain.read_bytes()))
+
+    assert is_plain_jsonl(jsonl_file(plain))
+    assert not is_plain_jsonl(jsonl_file(disguised))
+    assert not is_plain_jsonl(jsonl_file(named))
+    assert not is_plain_jsonl(InputFile(STDIN, "stdin.jsonl", "jsonl"))
+    assert not is_plain_jsonl(jsonl_file(tmp_path / "missing.jsonl"))
+    assert not is_plain_jsonl(text_file(plain))

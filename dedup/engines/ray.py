@@ -51,7 +51,7 @@ import io
 import os
 import tempfile
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -60,11 +60,23 @@ import numpy as np
 from dedup import decide
 from dedup.analysis import analyse_to_wire, from_wire
 from dedup.cleaner import BATCH_SIZE, Cleaner
-from dedup.config import Config
+from dedup.config import Config, InputConfig
 from dedup.data import CleanResult, Document
 from dedup.engines.shuffle import KINDS, Answers, AnswerStore, ShuffleStats, cross_document
 from dedup.errors import DedupError, InputError
-from dedup.read import InvalidRecord, document_from_record
+from dedup.read import (
+    InputFile,
+    InvalidRecord,
+    OnError,
+    OnRead,
+    count_records,
+    document_from_record,
+    duplicate_id,
+    is_plain_jsonl,
+    line_ranges,
+    read_inputs,
+    read_jsonl_range,
+)
 from dedup.write import Rendered, dumps, output_record, render, report_lines
 
 if TYPE_CHECKING:
@@ -75,12 +87,15 @@ if TYPE_CHECKING:
     from dedup.write import Summary
 
 __all__ = [
-    "WINDOW", "RayMissingError", "clean_dataset", "clean_files_ray", "clean_rendered", "clean_stream", "connect",
+    "RANGE_BYTES", "WINDOW", "RayMissingError", "clean_dataset", "clean_files_ray", "clean_inputs", "clean_rendered",
+    "clean_stream", "connect",
 ]
 
 #: Reading waits for the cluster when ``WINDOW * AHEAD`` analysis tasks are unfinished.
 WINDOW = 16
 AHEAD = 2
+#: Plain JSONL inputs are read on the workers in line-aligned byte ranges of about this size.
+RANGE_BYTES = 16 << 20
 
 _Batch = list[Document | InvalidRecord]
 
@@ -190,7 +205,7 @@ def clean_stream(
     ray = _ray()
     cleaner = Cleaner(config, model=model)  # loads the model once
     context = [ray.put(config), ray.put(cleaner.model)]
-    batches = _analysed(ray, items, context, window)
+    batches = _analysed(ray, _put_batches(ray, items), context, window)
     answers = cross_document(ray, config, context, batches, stats)
     for number, (batch_ref, wire_ref) in enumerate(batches):
         batch, packed = ray.get([batch_ref, wire_ref])
@@ -239,8 +254,73 @@ def clean_rendered(
         RayMissingError: Ray is not installed.
     """
     ray = _ray()
-    options = {"annotate": annotate, "mirrored": mirrored, "report": report}
-    tasks = _last_pass(ray, items, config, model, window, stats, ray.remote(_render_batch), options)
+    yield from _render(ray, _put_batches(ray, items), config, model, window, stats,
+                       {"annotate": annotate, "mirrored": mirrored, "report": report})
+
+
+def clean_inputs(
+    files: Sequence[InputFile],
+    config: Config,
+    model: TopicModel | None = None,
+    *,
+    on_error: OnError = "raise",
+    on_read: OnRead | None = None,
+    annotate: bool = False,
+    mirrored: bool = False,
+    report: bool = True,
+    window: int = WINDOW,
+    stats: ShuffleStats | None = None,
+    range_bytes: int | None = None,
+) -> Iterator[Rendered]:
+    """:func:`clean_rendered` of the records of input files, the plain JSONL ones read on the workers.
+
+    A plain (uncompressed) JSONL file (:func:`dedup.read.is_plain_jsonl`) is
+    split into line-aligned byte ranges (:func:`dedup.read.line_ranges`). A
+    first task per range counts its lines and items
+    (:func:`dedup.read.count_records`): from those, each range's first line
+    number and where dedup's batches of :data:`~dedup.cleaner.BATCH_SIZE`
+    items cut it are known before it is parsed. A task per range then reads
+    it (:func:`dedup.read.read_jsonl_range`: the reader's parser and limits,
+    so that an error names the file and line the local reader names) and
+    returns its items cut at those places, which stay in the object store;
+    a batch made of several pieces is put together by a task. Only the ids
+    come back here, to be checked for uniqueness in input order as
+    :func:`dedup.read.read_inputs` checks them (a repeated id makes its
+    record invalid, or raises). Other inputs (compressed, stdin, Parquet,
+    text) are read here.
+
+    Args:
+        files: The inputs, in order (:func:`dedup.read.list_inputs`).
+        config: The settings.
+        model: The topic model (the configured one when ``None``).
+        on_error: As for :func:`dedup.read.read_inputs`.
+        on_read: Told the bytes read (for a range read by a worker, once it is read).
+        annotate: As for :func:`clean_rendered`.
+        mirrored: As for :func:`clean_rendered`.
+        report: As for :func:`clean_rendered`.
+        window: As for :func:`clean_rendered`; also how many ranges are read ahead.
+        stats: Filled with what the cross-document stages did, when given.
+        range_bytes: About how many bytes a range has (:data:`RANGE_BYTES` when ``None``).
+
+    Yields:
+        One :class:`~dedup.write.Rendered` per batch, in input order.
+
+    Raises:
+        InputError: A bad record (unless skipped), or a document over a
+            limit: the first in input order, as the local engine raises it.
+        RayMissingError: Ray is not installed.
+    """
+    ray = _ray()
+    batches = _read_batches(ray, files, config.input, on_error, on_read, window, range_bytes or RANGE_BYTES)
+    yield from _render(ray, batches, config, model, window, stats,
+                       {"annotate": annotate, "mirrored": mirrored, "report": report})
+
+
+def _render(
+    ray: Any, batch_refs: Iterable[Any], config: Config, model: TopicModel | None, window: int,
+    stats: ShuffleStats | None, options: dict[str, bool],
+) -> Iterator[Rendered]:
+    tasks = _last_pass(ray, batch_refs, config, model, window, stats, ray.remote(_render_batch), options)
     pending = deque(islice(tasks, window * AHEAD))
     while pending:
         part = ray.get(pending.popleft())
@@ -249,10 +329,10 @@ def clean_rendered(
 
 
 def _last_pass(
-    ray: Any, items: Iterable[Document | InvalidRecord], config: Config, model: TopicModel | None, window: int,
+    ray: Any, batch_refs: Iterable[Any], config: Config, model: TopicModel | None, window: int,
     stats: ShuffleStats | None, task: Any, options: dict[str, Any],
 ) -> Iterator[Any]:
-    """Analyse the items, answer the cross-document questions, then start ``task`` on each batch, in order.
+    """Analyse the batches, answer the cross-document questions, then start ``task`` on each batch, in order.
 
     ``task`` gets the batch, its packed analysis, its answers, the position
     of its first item, the context (object refs of the settings and the
@@ -261,7 +341,7 @@ def _last_pass(
     """
     cleaner = Cleaner(config, model=model)  # loads the model once
     context = [ray.put(config), ray.put(cleaner.model)]
-    batches = _analysed(ray, items, context, window)
+    batches = _analysed(ray, batch_refs, context, window)
     answers = cross_document(ray, config, context, batches, stats)
     for number, (batch_ref, wire_ref) in enumerate(batches):
         ref = task.remote(batch_ref, wire_ref, answers[number], number * BATCH_SIZE, context, options)
@@ -308,7 +388,7 @@ def clean_dataset(
         for row in rows
     )
     task = ray.remote(_dataset_rows).options(num_returns=2)
-    done = list(_last_pass(ray, docs, config, model, WINDOW, None, task, {"annotate": annotate}))
+    done = list(_last_pass(ray, _put_batches(ray, docs), config, model, WINDOW, None, task, {"annotate": annotate}))
     for failed in ray.get([status for status, _ in done]):  # small; the tables stay in the object store
         if failed is not None:
             raise InputError(failed.message, failed.source, failed.line)
@@ -327,8 +407,14 @@ def _batches(items: Iterable[Document | InvalidRecord]) -> Iterator[_Batch]:
         yield batch
 
 
-def _analysed(ray: Any, items: Iterable[Document | InvalidRecord], context: list[Any], window: int) -> list[Any]:
-    """Read the items into the object store by batch, and start an analysis task for each.
+def _put_batches(ray: Any, items: Iterable[Document | InvalidRecord]) -> Iterator[Any]:
+    """The items, put into the object store by batch as they are read."""
+    for batch in _batches(items):
+        yield ray.put(batch)
+
+
+def _analysed(ray: Any, batch_refs: Iterable[Any], context: list[Any], window: int) -> list[Any]:
+    """Start an analysis task for each batch, as the batches come.
 
     Returns:
         The object refs of each batch and of its packed analysis, in input order.
@@ -336,14 +422,158 @@ def _analysed(ray: Any, items: Iterable[Document | InvalidRecord], context: list
     analyse = ray.remote(_analyse_batch)
     batches: list[tuple[Any, Any]] = []
     running: list[Any] = []
-    for batch in _batches(items):
-        batch_ref = ray.put(batch)
+    for batch_ref in batch_refs:
         wire = analyse.remote(batch_ref, context)
         batches.append((batch_ref, wire))
         running.append(wire)
         if len(running) >= window * AHEAD:
             _, running = ray.wait(running, num_returns=len(running) - window * AHEAD + 1)
     return batches
+
+
+def _read_batches(
+    ray: Any, files: Sequence[InputFile], config: InputConfig, on_error: OnError, on_read: OnRead | None,
+    window: int, range_bytes: int,
+) -> Iterator[Any]:
+    """The object refs of the inputs' batches, in input order (:func:`clean_inputs`)."""
+    count, read, assemble = ray.remote(count_records), ray.remote(_read_range), ray.remote(_assemble_batch)
+    seen: set[str] = set()
+    batch = _Pieces()
+    for file in files:
+        if not is_plain_jsonl(file):
+            for item in read_inputs([file], config, on_error, seen, on_read):
+                if batch.add_item(item):
+                    yield batch.put(ray, assemble)
+            continue
+        ranges = line_ranges(file.path, range_bytes)
+        counts = ray.get([count.remote(file, config, start, end) for start, end in ranges])
+        plans = []  # per range: its bytes, and its pieces' sizes
+        before, position = 0, batch.size
+        for (start, end), (lines, items) in zip(ranges, counts, strict=True):
+            sizes = _cut(position, items)
+            plans.append((start, end, before, sizes))
+            before += lines
+            position += items
+        waiting = iter(plans)  # read at most ``window`` ranges ahead of the one whose ids are checked
+        running = deque(_start_read(read, file, config, on_error, plan) for plan in islice(waiting, window))
+        for *_, sizes in plans:
+            read_bytes, refs = running.popleft()
+            running.extend(_start_read(read, file, config, on_error, plan) for plan in islice(waiting, 1))
+            ids, failure = ray.get(refs[0])
+            replaced: list[dict[int, str]] = [{} for _ in sizes]
+            for piece, index, doc_id, line in ids:
+                if doc_id in seen:
+                    error = duplicate_id(doc_id, file.path, line)
+                    if on_error == "raise":
+                        raise error
+                    replaced[piece][index] = error.reason
+                else:
+                    seen.add(doc_id)
+            if failure is not None:
+                raise InputError(failure.message, failure.source, failure.line)
+            if on_read is not None:
+                on_read(read_bytes)
+            for size, ref, marks in zip(sizes, refs[1:], replaced, strict=True):
+                if batch.add_piece(ref, size, marks):
+                    yield batch.put(ray, assemble)
+    if batch.size:
+        yield batch.put(ray, assemble)
+
+
+def _cut(position: int, items: int) -> list[int]:
+    """The sizes of the pieces that dedup's batches cut ``items`` items into, the first at ``position``."""
+    sizes = []
+    while items:
+        size = min(items, BATCH_SIZE - position % BATCH_SIZE)
+        sizes.append(size)
+        position += size
+        items -= size
+    return sizes
+
+
+def _start_read(
+    read: Any, file: InputFile, config: InputConfig, on_error: OnError, plan: tuple[int, int, int, list[int]]
+) -> tuple[int, list[Any]]:
+    start, end, before, sizes = plan
+    refs = read.options(num_returns=len(sizes) + 1).remote(file, config, on_error, start, end, before, sizes)
+    return end - start, refs if isinstance(refs, list) else [refs]
+
+
+class _Pieces:
+    """The batch being formed: pieces of items read here (lists) or on the workers (object refs)."""
+
+    def __init__(self) -> None:
+        self.pieces: list[Any] = []
+        self.marks: list[dict[int, str]] = []
+        self.size = 0
+
+    def _clear(self) -> None:
+        self.pieces, self.marks, self.size = [], [], 0
+
+    def add_item(self, item: Document | InvalidRecord) -> bool:
+        """Add an item read here; whether the batch is full."""
+        if not self.pieces or not isinstance(self.pieces[-1], list):
+            self.pieces.append([])
+            self.marks.append({})
+        self.pieces[-1].append(item)
+        self.size += 1
+        return self.size == BATCH_SIZE
+
+    def add_piece(self, ref: Any, size: int, marks: dict[int, str]) -> bool:
+        """Add ``size`` items read on a worker, with the indexes of the repeated ids; whether the batch is full."""
+        self.pieces.append(ref)
+        self.marks.append(marks)
+        self.size += size
+        return self.size == BATCH_SIZE
+
+    def put(self, ray: Any, assemble: Any) -> Any:
+        """The batch's object ref (an empty batch follows)."""
+        if all(isinstance(piece, list) for piece in self.pieces):
+            ref = ray.put([item for piece in self.pieces for item in piece])
+        else:
+            ref = assemble.remote(self.marks, *self.pieces)
+        self._clear()
+        return ref
+
+
+def _read_range(
+    file: InputFile, config: InputConfig, on_error: OnError, start: int, end: int, before: int, sizes: list[int]
+) -> Any:
+    """What a Ray worker does with a range of a plain JSONL file: read it, cut it at the batches' edges.
+
+    Returns:
+        The ids of its documents with where they are (piece, index in the
+        piece, id, line) and the error that stopped it (``on_error`` is
+        ``"raise"``), then each piece's items.
+    """
+    items: list[Document | InvalidRecord] = []
+    failure = None
+    try:
+        items.extend(read_jsonl_range(file, config, on_error, start, end, before))
+    except InputError as exc:
+        failure = _Failed(exc.reason, exc.source, exc.line)
+    if failure is None and len(items) != sum(sizes):
+        raise DedupError(f"{file.path}: bytes {start}-{end} hold {len(items)} items, but {sum(sizes)} were counted")
+    pieces, ids, offset = [], [], 0
+    for piece, size in enumerate(sizes):
+        pieces.append(items[offset : offset + size])
+        ids += [
+            (piece, index, item.id, item.line) for index, item in enumerate(pieces[-1]) if isinstance(item, Document)
+        ]
+        offset += size
+    return [(ids, failure), *pieces] if sizes else (ids, failure)
+
+
+def _assemble_batch(marks: list[dict[int, str]], *pieces: list[Document | InvalidRecord]) -> _Batch:
+    """What a Ray worker does to put a batch together from its pieces: a record whose id was seen earlier is invalid."""
+    batch: _Batch = []
+    for piece, repeated in zip(pieces, marks, strict=True):
+        for index, item in enumerate(piece):
+            reason = repeated.get(index)
+            if reason is not None and isinstance(item, Document):
+                item = InvalidRecord(item.source or "", item.line, reason, None, item.fields)
+            batch.append(item)
+    return batch
 
 
 def _resolved(cleaner: Cleaner, batch: _Batch, packed: bytes, answers: Answers, start: int) -> Iterator[CleanResult]:
