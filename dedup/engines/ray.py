@@ -22,13 +22,16 @@ The work splits as in :mod:`dedup.cleaner`:
 
 Records are read with :mod:`dedup.read` (never ``ray.data.read_json``, which
 turns ``1`` into ``1.0``, adds null fields and rejects mixed id types), so
-a bad record gets the same error, and ``--on-error`` the same effect.
-Reading still passes through this process: the records go to the object
-store a batch at a time as they are read. Writing does not:
-:func:`clean_rendered` brings back each batch's rendered bytes in input
-order, which :func:`dedup.run.clean_files` copies into the outputs without
-parsing them (a Parquet output and ``--html`` still take every result back,
-through :func:`clean_stream`).
+a bad record gets the same error, and ``--on-error`` the same effect. Plain
+JSONL inputs are read on the workers, in line-aligned byte ranges cut at
+the batches' edges (:func:`clean_inputs`); only the ids come back, to be
+checked for uniqueness here, in input order. Compressed JSONL, stdin,
+Parquet and text inputs are read by this process, and their records go to
+the object store a batch at a time. Writing does not pass through it
+either: :func:`clean_inputs` and :func:`clean_rendered` bring back each
+batch's rendered bytes in input order, which :func:`dedup.run.clean_files`
+copies into the outputs without parsing them (a Parquet output and
+``--html`` still take every result back, through :func:`clean_stream`).
 
 The settings and the topic model are shipped once (``ray.put``), and
 workers get a writable numba cache (``NUMBA_CACHE_DIR``) when this module
@@ -37,8 +40,9 @@ starts Ray, so that they compile the shingling kernels once, not per task.
 What the driver (this process) holds: two object refs per batch, the
 answers of the cross-document questions that found something, and the
 match edges while a stage settles (the sizes are in
-:mod:`dedup.engines.shuffle`); no index, and no document text but the
-batch being read, and the rendered bytes of the batch being written.
+:mod:`dedup.engines.shuffle`), and the ids seen; no index, and no document
+text but a batch of an input it reads itself and the rendered bytes of the
+batch being written.
 
 Example:
     >>> from dedup.engines.ray import clean_files_ray  # doctest: +SKIP
@@ -436,7 +440,7 @@ def _read_batches(
     window: int, range_bytes: int,
 ) -> Iterator[Any]:
     """The object refs of the inputs' batches, in input order (:func:`clean_inputs`)."""
-    count, read, assemble = ray.remote(count_records), ray.remote(_read_range), ray.remote(_assemble_batch)
+    count, read, assemble = ray.remote(_count_range), ray.remote(_read_range), ray.remote(_assemble_batch)
     seen: set[str] = set()
     batch = _Pieces()
     for file in files:
@@ -446,7 +450,11 @@ def _read_batches(
                     yield batch.put(ray, assemble)
             continue
         ranges = line_ranges(file.path, range_bytes)
-        counts = ray.get([count.remote(file, config, start, end) for start, end in ranges])
+        size = os.path.getsize(file.path)
+        counted = ray.get([count.remote(file, config, start, end, size) for start, end in ranges])
+        # A worker that cannot see the file (no shared volume) leaves its range to this process.
+        counts = [count_records(file, config, start, end) if found is None else found
+                  for (start, end), found in zip(ranges, counted, strict=True)]
         plans = []  # per range: its bytes, and its pieces' sizes
         before, position = 0, batch.size
         for (start, end), (lines, items) in zip(ranges, counts, strict=True):
@@ -455,11 +463,16 @@ def _read_batches(
             before += lines
             position += items
         waiting = iter(plans)  # read at most ``window`` ranges ahead of the one whose ids are checked
-        running = deque(_start_read(read, file, config, on_error, plan) for plan in islice(waiting, window))
-        for *_, sizes in plans:
+        running = deque(_start_read(read, file, config, on_error, size, plan) for plan in islice(waiting, window))
+        for start, end, before, sizes in plans:
             read_bytes, refs = running.popleft()
-            running.extend(_start_read(read, file, config, on_error, plan) for plan in islice(waiting, 1))
-            ids, failure = ray.get(refs[0])
+            running.extend(_start_read(read, file, config, on_error, size, plan) for plan in islice(waiting, 1))
+            found = ray.get(refs[0])
+            if found is None:  # the worker could not see the file: read the range here
+                here = _read_range(file, config, on_error, start, end, before, sizes, size)
+                found, *pieces = here if sizes else [here]
+                refs = [None, *pieces]
+            ids, failure = found
             replaced: list[dict[int, str]] = [{} for _ in sizes]
             for piece, index, doc_id, line in ids:
                 if doc_id in seen:
@@ -473,8 +486,8 @@ def _read_batches(
                 raise InputError(failure.message, failure.source, failure.line)
             if on_read is not None:
                 on_read(read_bytes)
-            for size, ref, marks in zip(sizes, refs[1:], replaced, strict=True):
-                if batch.add_piece(ref, size, marks):
+            for items, piece, marks in zip(sizes, refs[1:], replaced, strict=True):
+                if batch.add_piece(piece, items, marks):
                     yield batch.put(ray, assemble)
     if batch.size:
         yield batch.put(ray, assemble)
@@ -492,11 +505,25 @@ def _cut(position: int, items: int) -> list[int]:
 
 
 def _start_read(
-    read: Any, file: InputFile, config: InputConfig, on_error: OnError, plan: tuple[int, int, int, list[int]]
+    read: Any, file: InputFile, config: InputConfig, on_error: OnError, size: int,
+    plan: tuple[int, int, int, list[int]],
 ) -> tuple[int, list[Any]]:
     start, end, before, sizes = plan
-    refs = read.options(num_returns=len(sizes) + 1).remote(file, config, on_error, start, end, before, sizes)
+    refs = read.options(num_returns=len(sizes) + 1).remote(file, config, on_error, start, end, before, sizes, size)
     return end - start, refs if isinstance(refs, list) else [refs]
+
+
+def _sees(file: InputFile, size: int) -> bool:
+    """Whether this process sees the file the driver listed (a worker may not: no shared volume)."""
+    try:
+        return os.path.getsize(file.path) == size
+    except OSError:
+        return False
+
+
+def _count_range(file: InputFile, config: InputConfig, start: int, end: int, size: int) -> tuple[int, int] | None:
+    """:func:`dedup.read.count_records` on a worker, or ``None`` when it does not see the file."""
+    return count_records(file, config, start, end) if _sees(file, size) else None
 
 
 class _Pieces:
@@ -537,15 +564,19 @@ class _Pieces:
 
 
 def _read_range(
-    file: InputFile, config: InputConfig, on_error: OnError, start: int, end: int, before: int, sizes: list[int]
+    file: InputFile, config: InputConfig, on_error: OnError, start: int, end: int, before: int, sizes: list[int],
+    size: int,
 ) -> Any:
     """What a Ray worker does with a range of a plain JSONL file: read it, cut it at the batches' edges.
 
     Returns:
         The ids of its documents with where they are (piece, index in the
         piece, id, line) and the error that stopped it (``on_error`` is
-        ``"raise"``), then each piece's items.
+        ``"raise"``), then each piece's items; ``None`` for all of them when
+        this process does not see the file (of ``size`` bytes).
     """
+    if not _sees(file, size):
+        return [None] * (len(sizes) + 1) if sizes else None
     items: list[Document | InvalidRecord] = []
     failure = None
     try:
