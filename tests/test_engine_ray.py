@@ -313,6 +313,16 @@ def test_a_footer_in_2000_documents_costs_comparisons_linear_in_the_documents() 
     assert 0 < stats.comparisons["para"] <= 2 * bands * count
 
 
+def test_reducer_rows_taken_a_few_at_a_time_give_the_same_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The driver turns the reducers' rows into Python values in slices; a bucket may span two of them."""
+    records = [r for r in _records(BATCH_SIZE + 50) if isinstance(r, dict) and "text" in r and r["id"] != "d1"]
+    docs = [Document(r["id"], r["text"]) for r in records]
+    monkeypatch.setattr(shuffle, "ROWS_AT_ONCE", 3)
+    stats = shuffle.ShuffleStats()
+    assert list(engine.clean_stream(docs, CROSS, stats=stats)) == list(Cleaner(CROSS).clean(docs))
+    assert stats.edges["para"] > 3, "the rows must come in several slices"
+
+
 def test_mirrored_text_directory(tmp_path: Path) -> None:
     rng = random.Random(1)
     pool = _sentences()

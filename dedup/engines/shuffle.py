@@ -87,6 +87,8 @@ __all__ = [
 KINDS = ("line", "doc", "para-exact", "para")
 #: The correction rounds of a band stage end well before this; more would mean a fault.
 MAX_ROUNDS = 100
+#: The reducers' rows are turned into Python values this many at a time, in the driver.
+ROWS_AT_ONCE = 1 << 16
 
 # What a row of a bucket's result is (the ``kind`` column of :func:`_bucket`).
 _EDGE, _SHADOWED, _COMPARED = 0, 1, 2
@@ -424,16 +426,24 @@ class _Shuffle:
     def reduce(
         self, function: str, parts: list[list[Any]], args: Sequence[Any] = (), keys: set[int] | None = None
     ) -> Iterable[dict[str, list[Any]]]:
-        """Each reducer's rows, as columns of Python values (reducers without rows left out)."""
+        """Each reducer's rows, as columns of Python values (reducers without rows left out).
+
+        A reducer's table is fetched once the previous one is consumed, and
+        turned into Python values :data:`ROWS_AT_ONCE` rows at a time: the
+        driver holds one table and a slice of its rows, not every result.
+        """
         reducers = [
             self._reduce.remote(function, args, None if keys is None else {k for k in keys if k % self.partitions == n},
                                 *reducer_parts)
             for n, reducer_parts in enumerate(parts)
             if keys is None or any(k % self.partitions == n for k in keys)
         ]
-        for table in self.ray.get(reducers):
+        for reducer in reducers:
+            table = self.ray.get(reducer)
             if table is not None:
-                yield table.to_pydict()
+                for rows in table.to_batches(max_chunksize=ROWS_AT_ONCE):
+                    yield rows.to_pydict()
+            del table
 
 
 def _ask_packed(
