@@ -209,6 +209,8 @@ def _region_stage(work: list[_Work]) -> None:
             kept = [d.index for d in item.decisions if d.kept]
             scores = np.zeros(len(item.texts))
             scores[kept] = region.outside_scores(region.prose_weights([item.texts[i] for i in kept]))
+            if not scores.any():
+                break
             item.decisions = decide.region_decisions(item.decisions, scores)
             item.decisions, heirs = decide.promote_copies(item.decisions)
             if not heirs:

@@ -187,6 +187,8 @@ def outside_scores(weights: np.ndarray) -> np.ndarray:
     are not listed), and keeps everything.
     """
     n = len(weights)
+    if not (weights < 0).any():
+        return np.zeros(n)  # no label anywhere: every line adjoins the prose, so every line is the region's
     segments = maximal_segments(weights)
     heaviest = max((w for _, _, w in segments), default=0.0)
     if heaviest < BLOCK_CHARS:
