@@ -54,11 +54,12 @@ from dedup.write import (
     binary_writer,
     dumps,
     is_parquet,
+    mirrored_piece,
     open_binary_output,
     open_output,
-    output_record,
     report_lines,
     text_writer,
+    written_record,
 )
 
 PathArg = str | os.PathLike[str]
@@ -754,9 +755,8 @@ class _JsonlSink(_Sink):
         self.annotate = annotate
 
     def write(self, result: CleanResult) -> None:
-        if result.dropped is not None and (not self.annotate or not result.fields):
-            return
-        self.out.write(dumps(output_record(result, self.text_field, self.annotate)))
+        if (record := written_record(result, self.text_field, self.annotate)) is not None:
+            self.out.write(dumps(record))
 
 
 class _ParquetSink(_Sink):
@@ -768,9 +768,8 @@ class _ParquetSink(_Sink):
         self.annotate = annotate
 
     def write(self, result: CleanResult) -> None:
-        if result.dropped is not None and (not self.annotate or not result.fields):
-            return
-        self.out.write(output_record(result, self.text_field, self.annotate))
+        if (record := written_record(result, self.text_field, self.annotate)) is not None:
+            self.out.write(record)
 
     def commit(self) -> None:
         self.out.close()
@@ -842,13 +841,9 @@ class _DirectorySink(_Sink):
         self.text_field = text_field
 
     def write(self, result: CleanResult) -> None:
-        source = result.source or ""
-        if self.mirror.by_source[source].kind == "txt":
-            if result.dropped is None:
-                self.mirror.write(source, result.text.encode("utf-8"))
-            return
-        kept = result.dropped is None
-        self.mirror.write(source, dumps(output_record(result, self.text_field, False)).encode("utf-8") if kept else b"")
+        source, data = mirrored_piece(result, self.text_field)
+        if data is not None:
+            self.mirror.write(source, data)
 
     def commit(self) -> None:
         self.mirror.commit()

@@ -326,6 +326,29 @@ def output_record(result: CleanResult, text_field: str, annotate: bool) -> dict[
     return record
 
 
+def written_record(result: CleanResult, text_field: str, annotate: bool) -> dict[str, Any] | None:
+    """The record an output file gets for ``result``: a kept document's, or with ``annotate`` every
+    record's (with its decisions); ``None`` when it gets none (a dropped document, an invalid line)."""
+    if result.dropped is not None and not (annotate and result.fields):
+        return None
+    return output_record(result, text_field, annotate)
+
+
+def mirrored_piece(result: CleanResult, text_field: str) -> tuple[str, bytes | None]:
+    """What an output directory that mirrors the inputs gets for ``result``, and for which input.
+
+    A text input's file is its kept document's clean text (``None`` when it
+    is dropped: no file); a JSONL input's gets the kept record (``b""`` for
+    a dropped one: the file is there all the same).
+    """
+    source = result.source or ""
+    # A text document's source is its .txt file (list_inputs names a text input by that suffix).
+    if kind_of(source) == "txt":
+        return source, None if result.dropped is not None else result.text.encode("utf-8")
+    record = written_record(result, text_field, False)
+    return source, b"" if record is None else dumps(record).encode("utf-8")
+
+
 def annotation(result: CleanResult) -> dict[str, Any]:
     """The ``dedup`` field that ``--annotate`` adds."""
     return {
@@ -443,18 +466,14 @@ def render(
             for line in report_lines(result):
                 report_bytes += dumps(line).encode("utf-8")
         if mirrored:
-            source = result.source or ""
-            # A text document's source is its .txt file (list_inputs names a text input by that suffix).
-            if kind_of(source) == "txt":
-                if result.dropped is None:
-                    pieces.append((source, bytearray(result.text.encode("utf-8"))))
+            source, data = mirrored_piece(result, text_field)
+            if data is None:
                 continue
-            if not pieces or pieces[-1][0] != source:
+            if not pieces or pieces[-1][0] != source:  # a text input has one document: a piece of its own
                 pieces.append((source, bytearray()))
-            if result.dropped is None:
-                pieces[-1][1].extend(dumps(output_record(result, text_field, False)).encode("utf-8"))
-        elif result.dropped is None or (annotate and result.fields):
-            pieces[0][1].extend(dumps(output_record(result, text_field, annotate)).encode("utf-8"))
+            pieces[-1][1].extend(data)
+        elif (record := written_record(result, text_field, annotate)) is not None:
+            pieces[0][1].extend(dumps(record).encode("utf-8"))
     return Rendered([(source, bytes(data)) for source, data in pieces], bytes(report_bytes), counts)
 
 

@@ -81,7 +81,7 @@ from dedup.read import (
     read_inputs,
     read_jsonl_range,
 )
-from dedup.write import Rendered, dumps, output_record, render, report_lines
+from dedup.write import Rendered, dumps, render, report_lines, written_record
 
 if TYPE_CHECKING:
     import ray.data
@@ -664,12 +664,12 @@ def _dataset_rows(
     text_field = config.input.text_field
     rows = []
     for result in results:
-        keep = result.dropped is None or (options["annotate"] and result.fields)
+        record = written_record(result, text_field, options["annotate"])
         rows.append({
             "position": result.line,
             "id": result.id,
             "dropped": None if result.dropped is None else result.dropped.value,
-            "record": dumps(output_record(result, text_field, options["annotate"])) if keep else None,
+            "record": None if record is None else dumps(record),
             "report": "".join(dumps(line) for line in report_lines(result)),
         })
     return None, pa.Table.from_pylist(rows, schema=_dataset_schema())
