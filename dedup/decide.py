@@ -233,12 +233,11 @@ def topic_decisions(
 def region_decisions(decisions: list[Decision], scores: np.ndarray) -> list[Decision]:
     """Remove the paragraphs still kept that stand outside the page's article region.
 
-    ``scores`` are :func:`dedup.region.outside_scores` over every paragraph
-    of the page as it stands (repeats included: a page scraped twice has
-    two blocks of equal weight, both the article's); a paragraph goes when
-    its score exceeds ``1 - region.BLOCK_SHARE``. The rule keeps the
-    heaviest block of prose, so it never empties a page that has prose, and
-    removes nothing from a page without any.
+    ``scores`` are :func:`dedup.region.outside_scores` of the paragraphs
+    still kept (0 for the others); a paragraph goes when its score exceeds
+    :data:`dedup.region.OUTSIDE`. The rule keeps the heaviest block of
+    prose, so it never empties a page that has prose, and removes nothing
+    from a page without a block of :data:`dedup.region.BLOCK_CHARS`.
 
     Example:
         >>> import numpy as np
@@ -249,7 +248,7 @@ def region_decisions(decisions: list[Decision], scores: np.ndarray) -> list[Deci
     out = list(decisions)
     for d in decisions:
         score = float(scores[d.index])
-        if d.kept and score > 1.0 - region.BLOCK_SHARE:
+        if d.kept and score > region.OUTSIDE:
             metadata = {"signals": {"outside_article": round(score, 3)}, "model": "region"}
             out[d.index] = Decision(d.index, False, Reason.FURNITURE, score, None, metadata)
     return out

@@ -55,7 +55,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from dedup.errors import ModelError, reading_model
-from dedup.words import ASCII_PUNCT, STOP_WORDS
+from dedup.words import STOP_WORDS, ascii_punctuation_to_spaces
 
 FORMAT = "dedup-furniture-model"
 FORMAT_VERSION = 1
@@ -222,7 +222,7 @@ def signals(documents: Sequence[Sequence[str]]) -> np.ndarray:
     if len(lowered) != len(joined):
         # A few capitals lowercase to two code points (İ): line starts must be found again.
         lowered_starts = np.concatenate([[0], np.cumsum([len(p.lower()) + 1 for p in lines])[:-1]])
-    plain = lowered.encode("utf-8", "surrogatepass").translate(ASCII_PUNCT).decode("utf-8", "surrogatepass")
+    plain = ascii_punctuation_to_spaces(lowered)
     for mark in _MARKS:
         plain = plain.replace(mark, " ")
     words = [line.split() for line in plain.split("\n")]

@@ -43,7 +43,7 @@ The rule, in three steps:
 
 A paragraph outside the region scores ``1 - w / heaviest``, where ``w`` is
 the weight of the block it stands in (``0`` when it stands in none), so
-every paragraph outside scores above ``1 - BLOCK_SHARE`` and every
+every paragraph outside scores above :data:`OUTSIDE` (``1 - BLOCK_SHARE``) and every
 paragraph of the heaviest block 0 (the score is a distance, not a
 probability). A page whose heaviest block weighs less than
 :data:`BLOCK_CHARS` (a list, a note, a poem of short lines, a language
@@ -62,7 +62,7 @@ Example:
     >>> article = ["The council approved the budget on Monday after a long debate that ended in a narrow vote.",
     ...            "Members of the opposition said that the cuts to the library service were a mistake."]
     >>> footer = [f"Related link {n}" for n in range(20)]
-    >>> outside = outside_scores(prose_weights(menu + article + footer)) > 1 - BLOCK_SHARE
+    >>> outside = outside_scores(prose_weights(menu + article + footer)) > OUTSIDE
     >>> outside[:8].astype(int).tolist(), int(outside[8:].sum())
     ([1, 1, 0, 0, 0, 0, 0, 0], 19)
 """
@@ -74,7 +74,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from dedup.split import columns
-from dedup.words import ASCII_PUNCT, STOP_WORDS
+from dedup.words import STOP_WORDS, ascii_punctuation_to_spaces
 
 __all__ = [
     "BLOCK_CHARS",
@@ -82,6 +82,7 @@ __all__ = [
     "LINES_AFTER",
     "LINES_BEFORE",
     "MIN_WORDS",
+    "OUTSIDE",
     "RULE_VERSION",
     "SENTENCE_CHARS",
     "SHORT_COST",
@@ -101,6 +102,8 @@ SENTENCE_CHARS = 80  # a line this wide that ends like a sentence is prose in an
 SHORT_COST = 30.0  # what a paragraph that is not prose costs a block, in characters of prose
 BLOCK_SHARE = 0.1  # blocks at least this share of the heaviest are the article's
 BLOCK_CHARS = 150.0  # and, up to the heaviest, blocks of at least this weight
+#: A paragraph scoring above this (:func:`outside_scores`) stands outside the region.
+OUTSIDE = 1.0 - BLOCK_SHARE
 LINES_BEFORE = 3  # headline, byline, date
 LINES_AFTER = 1  # a closing credit or sign-off
 TAIL_LINES = 15  # a page ending this close to its region ends with the article
@@ -123,8 +126,7 @@ def prose_weights(paragraphs: Sequence[str]) -> np.ndarray:
         if width >= SENTENCE_CHARS and stripped[-1] in _TERMINAL:
             out[i] = width
             continue
-        plain = text.lower().encode("utf-8", "surrogatepass").translate(ASCII_PUNCT).decode("utf-8", "surrogatepass")
-        words = plain.split()
+        words = ascii_punctuation_to_spaces(text.lower()).split()
         if not words:
             continue  # a rule or a table's separator row ("|---|---|"): no text either way
         if len(words) < MIN_WORDS:
@@ -180,7 +182,7 @@ def outside_scores(weights: np.ndarray) -> np.ndarray:
     weight ``w``; ``1`` in no block. The region (see the module's rule: the
     blocks of at least :data:`BLOCK_SHARE` of the heaviest, or up to it of
     :data:`BLOCK_CHARS`, what adjoins them, everything between its first
-    and last block, and a short tail) scores at most ``1 - BLOCK_SHARE``; a
+    and last block, and a short tail) scores at most :data:`OUTSIDE`; a
     paragraph is outside it when its score exceeds that. A page without a
     block of :data:`BLOCK_CHARS` scores 0 throughout: it has no article to
     tell apart (a list, a note, a page in a language whose function words
@@ -193,7 +195,6 @@ def outside_scores(weights: np.ndarray) -> np.ndarray:
     heaviest = max((w for _, _, w in segments), default=0.0)
     if heaviest < BLOCK_CHARS:
         return np.zeros(n)
-    cut = 1.0 - BLOCK_SHARE
     scores = np.ones(n)
     for start, stop, w in segments:
         scores[start:stop] = 1.0 - w / heaviest
@@ -209,10 +210,10 @@ def outside_scores(weights: np.ndarray) -> np.ndarray:
         while stop < n and (words[stop] or (stop + 1 < n and words[stop + 1])):
             stop += 1
         region = slice(max(0, start - LINES_BEFORE), min(n, stop + LINES_AFTER))
-        scores[region] = np.minimum(scores[region], min(1.0 - w / heaviest, cut))
-    inside = np.flatnonzero(scores <= cut)
+        scores[region] = np.minimum(scores[region], min(1.0 - w / heaviest, OUTSIDE))
+    inside = np.flatnonzero(scores <= OUTSIDE)
     first, last = int(inside[0]), int(inside[-1])
-    scores[first:last] = np.minimum(scores[first:last], cut)  # between the article's blocks: the article's
+    scores[first:last] = np.minimum(scores[first:last], OUTSIDE)  # between the article's blocks: the article's
     if n - 1 - last <= TAIL_LINES:
-        scores[last + 1 :] = np.minimum(scores[last + 1 :], cut)
+        scores[last + 1 :] = np.minimum(scores[last + 1 :], OUTSIDE)
     return scores

@@ -6,7 +6,7 @@ reading them loads neither numpy nor scikit-learn.
 
 from __future__ import annotations
 
-__all__ = ["ASCII_PUNCT", "STOP_WORDS", "STOP_WORDS_BY_LANGUAGE"]
+__all__ = ["ASCII_PUNCT", "STOP_WORDS", "STOP_WORDS_BY_LANGUAGE", "ascii_punctuation_to_spaces"]
 
 # The most frequent function words of the languages CleanEval and news pages are written in; a
 # line of prose has many of them, a menu item or a headline few (jusText's stop-word density).
@@ -32,3 +32,13 @@ STOP_WORDS = frozenset(word for words in STOP_WORDS_BY_LANGUAGE.values() for wor
 #: ASCII punctuation to spaces, for ``bytes.translate`` on UTF-8 text: continuation bytes are never
 #: ASCII, so ``text.encode().translate(ASCII_PUNCT).split()`` gives ``\w+`` runs closely enough.
 ASCII_PUNCT = bytes.maketrans(b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", b" " * 32)
+
+
+def ascii_punctuation_to_spaces(text: str) -> str:
+    """``text`` with every ASCII punctuation mark a space (lone surrogates pass through).
+
+    Example:
+        >>> ascii_punctuation_to_spaces("Home|News - it's here.").split()
+        ['Home', 'News', 'it', 's', 'here']
+    """
+    return text.encode("utf-8", "surrogatepass").translate(ASCII_PUNCT).decode("utf-8", "surrogatepass")

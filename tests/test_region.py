@@ -18,6 +18,7 @@ from dedup.region import (
     BLOCK_CHARS,
     BLOCK_SHARE,
     LINES_BEFORE,
+    OUTSIDE,
     SHORT_COST,
     TAIL_LINES,
     maximal_segments,
@@ -25,7 +26,7 @@ from dedup.region import (
     prose_weights,
 )
 
-CUT = 1.0 - BLOCK_SHARE
+CUT = OUTSIDE
 
 MENU = ["Home", "World", "Business", "Sport", "Weather", "Video", "Sign in", "Subscribe"]
 ARTICLE = [
