@@ -311,6 +311,7 @@ class Config:
         from dedup.minhash import RECALL_SLACK, SKETCH_BITS
         from dedup.region import RULE_VERSION as REGION_RULE_VERSION
         from dedup.split import AUTO_RULE_VERSION
+        from dedup.topic.features import SIGNALS_VERSION
 
         topic: dict[str, Any] = {"enabled": self.topic.enabled}
         if self.topic.enabled:
@@ -320,6 +321,7 @@ class Config:
                 rounds=self.topic.rounds,
                 model="default" if self.topic.model is None else "file",
                 model_sha256=model_digest(self.topic.model),
+                signals=SIGNALS_VERSION,
             )
         furniture: dict[str, Any] = {
             "enabled": self.furniture.enabled,

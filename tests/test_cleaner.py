@@ -266,3 +266,29 @@ def test_one_batch_is_cleaned_in_process(monkeypatch: pytest.MonkeyPatch) -> Non
     assert len(list(cleaner.clean({"id": str(i), "text": TEASERS} for i in range(BATCH_SIZE)))) == BATCH_SIZE
     with pytest.raises(AssertionError, match="worker pool"):  # two batches do use the pool
         list(cleaner.clean({"id": str(i), "text": TEASERS} for i in range(BATCH_SIZE + 1)))
+
+
+def test_an_interview_keeps_its_answers() -> None:
+    """Speakers' names before a colon look like teasers' kickers one line at a time; recurring, they are not."""
+    page = [
+        "Interest rates: what the central bank decided",
+        "The central bank raised its main interest rate by a quarter of a point on Thursday, the fourth rise this "
+        "year, and said further increases could follow if inflation stays high.",
+        "JIM LEHRER: Earlier today, Margaret Warner spoke to the governor of the central bank about the decision.",
+        "MARGARET WARNER: Governor, thank you for joining us. Why did the bank raise rates again this month, when "
+        "growth has slowed?",
+        "GOVERNOR: Inflation has stayed above our target for a year, and wages are now rising faster than prices. "
+        "We cannot wait for it to fall by itself.",
+        "MARGARET WARNER: Critics say a higher rate will push the economy into recession and cost jobs. What do "
+        "you tell them?",
+        "GOVERNOR: A recession is not our forecast. Households have savings, firms are still hiring, and the banks "
+        "are lending.",
+        "MARGARET WARNER: Some economists say the bank waited too long and now has to overcorrect, hurting "
+        "borrowers with mortgages.",
+        "GOVERNOR: I understand their criticism, but I do not share it. We moved when the evidence was clear, and "
+        "mortgage holders were warned.",
+        "MARGARET WARNER: Governor, thank you.",
+    ]
+    result = Cleaner(Config(dedup=DedupConfig(documents=False))).clean_text("\n".join(page))
+    assert [d.index for d in result.decisions if not d.kept] == []
+    assert result.text == "\n".join(page)

@@ -173,3 +173,24 @@ def test_signals_reject_hashes_of_another_shape(
 ) -> None:
     with pytest.raises(InputError, match=message):
         model.signals_batch(documents, hashes)
+
+
+TRANSCRIPT = [
+    "Interest rates: what the central bank decided",
+    "JIM LEHRER: Earlier today, Margaret Warner spoke to the governor of the central bank about the rate decision.",
+    "MARGARET WARNER: Governor, thank you for joining us. Why did the bank raise rates again this month?",
+    "GOVERNOR: Inflation has stayed above our target for a year, and wages are now rising faster than prices.",
+    "MARGARET WARNER: Critics say a higher rate will push the economy into recession. What do you tell them?",
+    "GOVERNOR: A recession is not our forecast. Households have savings, and firms are still hiring.",
+    "MARGARET WARNER: Governor, thank you.",
+]
+
+
+def test_a_label_that_recurs_in_a_document_is_no_kicker(model: TopicModel) -> None:
+    """Speakers' names open many paragraphs of a transcript; a teaser's kicker opens one."""
+    matrix = model.signals(TRANSCRIPT)
+    assert matrix[:, Signal.KICKER].tolist() == [0, 1, 0, 0, 0, 0, 0]
+    assert [form_signals(line)[1] for line in TRANSCRIPT] == [0, 1, 1, 1, 1, 1, 1]  # each line alone has one
+    # The same label in two documents is two documents' kickers.
+    first, second = model.signals_batch([TRANSCRIPT[:2], ["Opening line of another story.", TRANSCRIPT[1]]])
+    assert first[1, Signal.KICKER] == 1 and second[1, Signal.KICKER] == 1

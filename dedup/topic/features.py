@@ -21,6 +21,10 @@ Signals (see ``docs/topic.md``):
   The four cosine signals (:data:`COSINES`) enter as logarithms.
 - ``position``: relative position in the document.
 - ``unterminated``, ``kicker``: cut mid-sentence; starts with a CAPS kicker.
+  A label that opens two paragraphs of one document or more is no kicker:
+  each teaser carries its own, while a speaker's name in a transcript or
+  an interview ("MARGARET WARNER:") and a recurring section label open
+  many paragraphs of the article (:func:`recurring_labels`).
   ``long_unterminated``: cut mid-sentence and long, as teasers are (a short
   unterminated line is more often a list item of the article).
 - ``caption``, ``chrome``: the shape of photo credits and page chrome.
@@ -45,7 +49,7 @@ import scipy.sparse as sp
 
 from dedup.errors import InputError
 from dedup.shingle import normalise, shingle_hashes
-from dedup.topic.form import FORM_SIGNALS, form_signals
+from dedup.topic.form import FORM_SIGNALS, form_signals, kicker_label
 
 
 class Signal(IntEnum):
@@ -78,6 +82,10 @@ class Signal(IntEnum):
 FEATURES = tuple(signal.name.lower() for signal in Signal)
 #: The cosine signals, computed together and entered as logarithms.
 COSINES = (Signal.COHESION, Signal.PREFIX, Signal.LEAD, Signal.BEST_EARLIER)
+#: What the signals measure, as a number: part of an index's settings (see
+#: :meth:`dedup.config.Config.index_settings`), since a change to it changes what the topic stage
+#: keeps. 2: a label that recurs in a document is no kicker.
+SIGNALS_VERSION = 2
 _FORM_COLUMNS = np.array([Signal[name.upper()] for name in FORM_SIGNALS])
 _EPS = 0.005  # added to the cosines before their logarithm
 
@@ -416,6 +424,10 @@ def _assemble(
     for s in range(0, n, _ROWS):
         e = min(s + _ROWS, n)
         out[s:e, _FORM_COLUMNS] = np.fromiter(islice(forms, e - s), np.dtype((np.float64, len(FORM_SIGNALS))), e - s)
+    kickers = np.flatnonzero(out[:, Signal.KICKER])
+    if len(kickers) > 1:
+        doc = row_doc[kickers] if row_doc is not None else np.zeros(len(kickers), np.int64)
+        out[kickers[recurring_labels(doc, [paragraphs[i] for i in kickers.tolist()])], Signal.KICKER] = 0.0
     unterminated = out[:, Signal.UNTERMINATED] > 0
     caption, chrome = out[:, Signal.CAPTION] > 0, out[:, Signal.CHROME] > 0
     short = lengths < 100
@@ -449,6 +461,28 @@ def _assemble(
     out[:, Signal.SHORT_PLAIN] = short & ~caption & ~chrome & ~under_header
     out[:, Signal.LOG_LENGTH] = np.log1p(lengths)
     out[:, Signal.LENGTH_RATIO] = np.log((lengths + 1) / (spread(_medians(lengths, local, sizes, row_doc)) + 1))
+
+
+def recurring_labels(doc: np.ndarray, paragraphs: Sequence[str]) -> np.ndarray:
+    """Which of some kicker paragraphs open with a label that another of their document's opens with.
+
+    Each teaser appended to an article carries
+    its own kicker; a label found twice in one document is a speaker's name
+    (a transcript, an interview) or a section label of the article itself.
+
+    Args:
+        doc: Each paragraph's document.
+        paragraphs: Paragraphs that open with a kicker (:func:`dedup.topic.form.kicker_label`).
+
+    Example:
+        >>> recurring_labels(np.array([0, 0, 0, 1]), ["WARNER: Why?", "AIDE: So.", "WARNER: And?", "WARNER: Hi."])
+        array([ True, False,  True, False])
+    """
+    keys = [(int(d), (kicker_label(p) or "").casefold()) for d, p in zip(doc.tolist(), paragraphs, strict=True)]
+    counts: dict[tuple[int, str], int] = {}
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
+    return np.array([counts[key] > 1 for key in keys], dtype=bool)
 
 
 def _pieces(sizes: np.ndarray) -> list[tuple[int, int]]:

@@ -111,20 +111,32 @@ def _kicker(stripped: str) -> bool:
         >>> [_kicker(t) for t in ("ПОЛИТИКА | Дума приняла закон", "LONDON — The minister said", "【独家】国足获胜")]
         [True, False, True]
     """
-    if _BRACKET_KICKER.match(stripped):
-        return True
+    return kicker_label(stripped) is not None
+
+
+def kicker_label(text: str) -> str | None:
+    """The kicker a paragraph opens with (see :func:`_kicker`), as written, or ``None``.
+
+    Example:
+        >>> kicker_label("SPORT: United won."), kicker_label("【独家】国足获胜"), kicker_label("He said: yes.")
+        ('SPORT', '【独家】', None)
+    """
+    stripped = text.strip()
+    if bracket := _BRACKET_KICKER.match(stripped):
+        return bracket.group().rstrip()[:-1].rstrip()
     body = stripped.lstrip("|｜ \t")  # the bars of a table row's empty cells before its text are no label
     separator = _KICKER_SEPARATOR.search(body, 1, 64)
     if separator is None:
-        return False
+        return None
     if not any(map(str.isalnum, body[separator.end() :])):
-        return False  # a label with nothing after it is a cell or a heading ("| EARLIER STORIES |"), not a kicker
+        return None  # a label with nothing after it is a cell or a heading ("| EARLIER STORIES |"), not a kicker
     head = body[: separator.start()]
+    label = head.strip()
     if head.upper() != head.lower():  # a script with case: a kicker is written in capitals
         # Capitals before a dash are a dateline ("WASHINGTON (AP) —", "МОСКВА, 1 марта —"), the article's own.
-        return separator.group() != "—" and sum(map(str.isalpha, head)) >= 3 and head.upper() == head
-    label = head.strip()
-    return (
+        capitals = separator.group() != "—" and sum(map(str.isalpha, head)) >= 3 and head.upper() == head
+        return label if capitals else None
+    caseless = (
         sum(map(str.isalpha, label)) >= 2
         and not any(map(str.isdigit, label))  # "新华社北京3月1日电——" is a dateline
         and len(label) + len(_WIDE.findall(label)) <= _KICKER_MAX_COLUMNS
@@ -132,6 +144,7 @@ def _kicker(stripped: str) -> bool:
         and _SPEECH.search(label) is None
         and _CAPTION_START.match(stripped) is None  # "图片来源：新华社" is a credit, not a teaser's label
     )
+    return label if caseless else None
 
 
 def _credit(stripped: str) -> bool:
