@@ -88,6 +88,11 @@ def _log_odds(p: np.ndarray) -> np.ndarray:
 #: because page furniture before it set the centroid (on real pages such runs take 72-100 % of the text).
 TRAILER_MAX_SHARE = 0.75
 
+#: The least text, in characters, that a trailing run must follow: about a hundred words. Less is too
+#: little to tell the page's topic from another's (on real pages, trailing runs after a few lines were
+#: mostly the article's second half, after an extractor had already cut the page to its article).
+TRAILER_MIN_BEFORE = 600
+
 #: The longest paragraph that a furniture shape can remove before the trailing run. Captions, credits,
 #: chrome lines and a teaser's kicker line are short; a paragraph of more than a thousand characters
 #: that starts like a kicker is the article's (a transcript's "SPEAKER NAME: ..." turns, a long
@@ -112,7 +117,8 @@ def off_topic(
     run starts at a substantial paragraph (a teaser, a widget), never at a
     short plain line: articles end in lists of names and fixtures, and those
     are theirs. The run never holds more than :data:`TRAILER_MAX_SHARE` of
-    the document's characters, and a run of one paragraph needs a teaser's
+    the document's characters, follows at least :data:`TRAILER_MIN_BEFORE`
+    characters of text, and a run of one paragraph needs a teaser's
     form (``teaser_form``: a kicker, a cut sentence, a caption or chrome): a
     lone last paragraph in plain prose is the article's own ending far more
     often than a teaser (on unedited BBC articles, 15 of the 25 false
@@ -172,7 +178,9 @@ def trailer_start(
                 end = first + start + int(openers[0])
     if end == 0:
         end = m  # a "run" from the first paragraph has no article to stand apart from
-    if lengths is not None and lengths[end:].sum() > TRAILER_MAX_SHARE * lengths.sum():
+    if lengths is not None and (
+        lengths[end:].sum() > TRAILER_MAX_SHARE * lengths.sum() or lengths[:end].sum() < TRAILER_MIN_BEFORE
+    ):
         end = m
     if teaser_form is not None and end == m - 1 and not teaser_form[end]:
         end = m

@@ -11,7 +11,15 @@ import pytest
 import dedup
 from dedup.config import TopicConfig
 from dedup.data import Decision, Reason, Ref
-from dedup.decide import furniture_decisions, off_topic, promote_copies, remove, repeat_decisions, topic_decisions
+from dedup.decide import (
+    TRAILER_MIN_BEFORE,
+    furniture_decisions,
+    off_topic,
+    promote_copies,
+    remove,
+    repeat_decisions,
+    topic_decisions,
+)
 from dedup.match import Repeat
 
 TOPIC = TopicConfig(threshold=0.5, inner_threshold=0.9)
@@ -155,6 +163,19 @@ def test_a_trailing_run_never_takes_most_of_the_text() -> None:
     assert off_topic(scores, junk, substantial, TOPIC, short_menu).tolist() == [False, False, False, False]
     article_first = np.array([900, 800, 700, 300])  # teasers appended to an article go, as before
     assert off_topic(scores, junk, substantial, TOPIC, article_first).tolist() == [False, False, False, True]
+
+
+def test_a_trailing_run_follows_enough_text_to_have_a_topic() -> None:
+    """A few lines are too little article to tell a teaser from the article's second half."""
+    scores = np.array([0.01, 0.02, 0.99])
+    junk, substantial = np.zeros(3, dtype=bool), np.ones(3, dtype=bool)
+    before = TRAILER_MIN_BEFORE // 2
+    assert off_topic(scores, junk, substantial, TOPIC, np.array([before - 1, before, 300])).tolist() == [
+        False, False, False
+    ]
+    assert off_topic(scores, junk, substantial, TOPIC, np.array([before, before, 300])).tolist() == [
+        False, False, True
+    ]
 
 
 def test_furniture_decisions_keep_earlier_removals_and_never_empty_a_document() -> None:
