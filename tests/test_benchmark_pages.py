@@ -35,18 +35,22 @@ def test_shingles_keep_case() -> None:
 @pytest.mark.parametrize(
     ("output", "gold", "expected"),
     [
-        ("a b c d e", "a b c d e", PageScore(1.0, 1.0)),
-        ("", "a b c d e", PageScore(None, 0.0)),
-        ("a b c", "a b c d e", PageScore(None, 0.0)),  # under four tokens: no shingle, as empty
-        ("x y z w a b c d e", "a b c d e", PageScore(2 / 6, 1.0)),
-        ("a b c d", "a b c d e f", PageScore(1.0, 1 / 3)),
+        ("a b c d e", "a b c d e", PageScore(1.0, 1.0, 1.0)),
+        ("", "a b c d e", PageScore(None, 0.0, 0.0)),
+        ("a b c", "a b c d e", PageScore(None, 0.0, 0.0)),  # under four tokens: no shingle, as empty
+        ("x y z w a b c d e", "a b c d e", PageScore(2 / 6, 1.0, 1.0)),
+        ("a b c d", "a b c d e f", PageScore(1.0, 1 / 3, 1 / 3)),
         # Multisets: a body twice over has half its shingles in excess.
-        ("a b c d a b c d", "a b c d", PageScore(1 / 5, 1.0)),
+        ("a b c d a b c d", "a b c d", PageScore(1 / 5, 1.0, 1.0)),
+        # A gold holding its body twice: one copy has about half the recall; of the distinct shingles,
+        # it lacks only those across the join.
+        ("a b c d", "a b c d a b c d", PageScore(1.0, 1 / 5, 1 / 4)),
     ],
 )
 def test_page_score(output: str, gold: str, expected: PageScore) -> None:
     got = page_score(output, gold)
     assert got.recall == pytest.approx(expected.recall)
+    assert got.set_recall == pytest.approx(expected.set_recall)
     if expected.precision is None:
         assert got.precision is None
     else:
@@ -86,8 +90,8 @@ PAGES = (
 
 def test_run_scores_each_input_and_tabulate_splits_sources() -> None:
     base = run(as_is, PAGES)
-    assert base["trafilatura"][0] == PageScore(1.0, 1.0)
-    assert base["trafilatura"][1] == PageScore(None, 0.0)  # an empty input stays empty
+    assert base["trafilatura"][0] == PageScore(1.0, 1.0, 1.0)
+    assert base["trafilatura"][1] == PageScore(None, 0.0, 0.0)  # an empty input stays empty
     assert base["text"][1].precision == pytest.approx(3 / 8)  # 11 tokens, 8 shingles, 3 in the gold
 
     def drop_first_line(page: Page):  # a method that loses the CleanEval page's article
@@ -98,3 +102,11 @@ def test_run_scores_each_input_and_tabulate_splits_sources() -> None:
     assert table["text"]["cleaneval"].lost == 1
     assert table["text"]["all"].pages == 2
     assert table["text"]["all"].lost == 1
+
+
+def test_a_page_that_lost_only_its_gold_s_own_repeats_is_counted_apart() -> None:
+    body = " ".join(f"word{i}" for i in range(40))
+    as_is = [page_score(f"{body} {body}", f"{body} {body}"), page_score(body, body)]
+    cleaned = [page_score(body, f"{body} {body}"), page_score("the council", body)]
+    summary = summarise(cleaned, as_is)
+    assert (summary.lost, summary.lost_repeats) == (2, 1)
