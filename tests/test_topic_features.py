@@ -194,3 +194,17 @@ def test_a_label_that_recurs_in_a_document_is_no_kicker(model: TopicModel) -> No
     # The same label in two documents is two documents' kickers.
     first, second = model.signals_batch([TRANSCRIPT[:2], ["Opening line of another story.", TRANSCRIPT[1]]])
     assert first[1, Signal.KICKER] == 1 and second[1, Signal.KICKER] == 1
+
+
+def test_a_dated_line_under_a_chrome_header_is_a_byline(model: TopicModel) -> None:
+    """Short unterminated lines after "Subscribe" are a widget's list, but a byline or a dateline is the article's."""
+    page = [
+        "The blog of a statistician",
+        "Subscribe",
+        "Most popular posts",
+        "by John on July 14, 2012",
+        "Posted at 10:45",
+        "Silence and slowness lead to reflection, and reflection to the few ideas that last.",
+    ]
+    matrix = model.signals(page)
+    assert matrix[:, Signal.UNDER_HEADER].tolist() == [0, 0, 1, 0, 0, 0]

@@ -30,6 +30,9 @@ Signals (see ``docs/topic.md``):
 - ``caption``, ``chrome``: the shape of photo credits and page chrome.
 - ``short_run``: a short line among short lines (a list); ``under_header``:
   an unterminated line in such a run opened by a chrome header ("Most read").
+  A line with a year or a time of day is no list item under a header: it
+  is a byline or a dateline ("Posted by Dave on August 13th, 2012"),
+  which belongs to the article.
   ``short_plain``: a short line with no caption or chrome shape: too short
   for cohesion to say much, and often the article's own list item.
 - ``log_length``, ``length_ratio``: length, and length against the median.
@@ -39,6 +42,7 @@ Signals (see ``docs/topic.md``):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -84,10 +88,12 @@ FEATURES = tuple(signal.name.lower() for signal in Signal)
 COSINES = (Signal.COHESION, Signal.PREFIX, Signal.LEAD, Signal.BEST_EARLIER)
 #: What the signals measure, as a number: part of an index's settings (see
 #: :meth:`dedup.config.Config.index_settings`), since a change to it changes what the topic stage
-#: keeps. 2: a label that recurs in a document is no kicker.
+#: keeps. 2: a label that recurs in a document is no kicker; a dated line is not under a header.
 SIGNALS_VERSION = 2
 _FORM_COLUMNS = np.array([Signal[name.upper()] for name in FORM_SIGNALS])
 _EPS = 0.005  # added to the cosines before their logarithm
+# What dates a byline or a dateline: a year of the last two centuries or a time of day.
+_DATED = re.compile(r"\b(?:1[89]|20)[0-9]{2}\b|\b[0-9]{1,2}:[0-5][0-9]\b")
 
 _BLOCK = 256  # paragraphs compared at once in long documents; best_earlier looks back 1 to 2 blocks
 _DENSE_LIMIT = 1 << 21  # (paragraphs x buckets) cells up to which best_earlier looks back at every paragraph
@@ -448,6 +454,8 @@ def _assemble(
     fresh[1:] = candidates[1:] != candidates[:-1] + 1
     seen = np.cumsum(trigger)
     under_header[candidates] = seen > (seen - trigger)[fresh][np.cumsum(fresh) - 1]
+    headed = np.flatnonzero(under_header)
+    under_header[[i for i in headed.tolist() if _DATED.search(paragraphs[i])]] = False
     best = np.log(np.maximum(np.maximum.reduceat(out[:, Signal.COHESION], first), 0.0) + _EPS)
     # Cosines between paragraphs of one article are small but stable within it;
     # logs make "ten times less than its neighbours" one step, whatever the scale.
