@@ -100,6 +100,9 @@ WINDOW = 16
 AHEAD = 2
 #: Plain JSONL inputs are read on the workers in line-aligned byte ranges of about this size.
 RANGE_BYTES = 16 << 20
+#: A Ray started here keeps a task's result in the driver's own memory only below this size (Ray's
+#: default is 100 KB): the shuffles' many small pieces go to the object store, which spills to disk.
+INLINE_BYTES = 1 << 10
 
 _Batch = list[Document | InvalidRecord]
 
@@ -144,6 +147,7 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
         include_dashboard=False,
         log_to_driver=False,
         runtime_env={"env_vars": {"NUMBA_CACHE_DIR": cache}},
+        **({} if address else {"_system_config": {"max_direct_call_object_size": INLINE_BYTES}}),
     )
     ray.data.DataContext.get_current().enable_progress_bars = False
 

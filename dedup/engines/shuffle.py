@@ -297,33 +297,25 @@ def _context(context: list[Any]) -> tuple[Config, Any]:
     return config, model
 
 
-def _count_line(group: Any) -> Any:
+def _count_line(group: Any) -> dict[str, list[Any]]:
     """For each document with a line after the first: how many earlier documents had it."""
-    import pyarrow as pa
-
     positions = sorted(set(group["item"].to_pylist()))
     key = group["key"][0].as_py()
-    return pa.table(
-        {"key": [key] * (len(positions) - 1), "item": positions[1:], "count": list(range(1, len(positions)))},
-        schema=pa.schema([("key", pa.uint64()), ("item", pa.int64()), ("count", pa.int64())]),
-    )
+    return {"key": [key] * (len(positions) - 1), "item": positions[1:], "count": list(range(1, len(positions)))}
 
 
-def _first_exact(group: Any) -> Any:
+def _first_exact(group: Any) -> dict[str, list[Any]]:
     """Every paragraph with a key after the first, and that first one."""
-    import pyarrow as pa
-
     items = group["item"].to_pylist()
     ids = group["id"].to_pylist()
     first = min(range(len(items)), key=items.__getitem__)
     later = [k for k in range(len(items)) if k != first]
-    return pa.table(
-        {"item": [items[k] for k in later], "earlier": [items[first]] * len(later), "id": [ids[first]] * len(later)},
-        schema=pa.schema([("item", pa.int64()), ("earlier", pa.int64()), ("id", pa.binary())]),
-    )
+    return {"item": [items[k] for k in later], "earlier": [items[first]] * len(later), "id": [ids[first]] * len(later)}
 
 
-def _bucket(group: Any, threshold: float, forced: Mapping[int, set[int]], sketches: Mapping[int, Any]) -> Any:
+def _bucket(
+    group: Any, threshold: float, forced: Mapping[int, set[int]], sketches: Mapping[int, Any]
+) -> dict[str, list[Any]]:
     """The verified pairs of one band bucket (:func:`~dedup.engines.edges.bucket_edges`), as rows.
 
     ``sketches`` holds the sketch and id of each of the bucket's items
@@ -332,8 +324,6 @@ def _bucket(group: Any, threshold: float, forced: Mapping[int, set[int]], sketch
     representative (``later``), or the number of comparisons made
     (``later``), as ``kind`` says.
     """
-    import pyarrow as pa
-
     key = group["key"][0].as_py()
     items = group["item"].to_pylist()
     found = bucket_edges([(item, sketches[item][0]) for item in items], threshold, forced.get(key, ()))
@@ -344,13 +334,22 @@ def _bucket(group: Any, threshold: float, forced: Mapping[int, set[int]], sketch
     if found.comparisons:
         rows.append((_COMPARED, -1, found.comparisons, 0.0, b""))
     kinds, earlier, later, score, raw_ids = zip(*rows, strict=True) if rows else ((), (), (), (), ())
-    return pa.table(
-        {"key": [key] * len(rows), "kind": kinds, "earlier": earlier, "later": later, "score": score, "id": raw_ids},
-        schema=pa.schema([
-            ("key", pa.uint32()), ("kind", pa.int8()), ("earlier", pa.int64()), ("later", pa.int64()),
-            ("score", pa.float64()), ("id", pa.binary()),
-        ]),
-    )
+    return {"key": [key] * len(rows), "kind": list(kinds), "earlier": list(earlier), "later": list(later),
+            "score": list(score), "id": list(raw_ids)}
+
+
+def _result_schema(function: str) -> Any:
+    """The columns of a reducer's result, per group function."""
+    import pyarrow as pa
+
+    if function == "count":
+        return pa.schema([("key", pa.uint64()), ("item", pa.int64()), ("count", pa.int64())])
+    if function == "first":
+        return pa.schema([("item", pa.int64()), ("earlier", pa.int64()), ("id", pa.binary())])
+    return pa.schema([
+        ("key", pa.uint32()), ("kind", pa.int8()), ("earlier", pa.int64()), ("later", pa.int64()),
+        ("score", pa.float64()), ("id", pa.binary()),
+    ])
 
 
 def partitions_for(rows: int, cpus: int, per_reducer: int | None = None) -> int:
@@ -456,19 +455,26 @@ def reduce_groups(
     ends = np.r_[starts[1:], len(sorted_keys)]
     several = ends - starts > 1
     starts, ends = starts[several], ends[several]
+    schema = _result_schema(function)
+    out: dict[str, list[Any]] = {name: [] for name in schema.names}  # one table at the end, not one per group
     if function == "bucket":
-        out = _verify_buckets(table, starts, ends, args, fetch, sketches_at_once or SKETCHES_AT_ONCE)
+        _verify_buckets(table, starts, ends, args, fetch, sketches_at_once or SKETCHES_AT_ONCE, out)
     else:
         group = _GROUP_FUNCTIONS[function]
-        out = [rows for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
-               if (rows := group(table.slice(a, b - a), *args)).num_rows]
-    return pa.concat_tables(out) if out else None
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            _extend(out, group(table.slice(a, b - a), *args))
+    return pa.table(out, schema=schema) if out[schema.names[0]] else None
+
+
+def _extend(out: dict[str, list[Any]], rows: Mapping[str, list[Any]]) -> None:
+    for name, values in rows.items():
+        out[name] += values
 
 
 def _verify_buckets(
     table: Any, starts: Any, ends: Any, args: Sequence[Any], fetch: Callable[[list[int]], Iterable[Any]] | None,
-    at_once: int,
-) -> list[Any]:
+    at_once: int, out: dict[str, list[Any]],
+) -> None:
     """:func:`_bucket` on each group, with the sketches of about ``at_once`` rows of groups joined in at a time."""
     if "sketch" in table.column_names:
         whole = table.select(["item", "sketch", "id"])
@@ -482,15 +488,13 @@ def _verify_buckets(
     items = table["item"].to_numpy()
     sizes = ends - starts
     chunk = (np.cumsum(sizes) - sizes) // at_once  # a group larger than that is a chunk of its own
-    out = []
     for number in np.unique(chunk).tolist():
         these = chunk == number
         begin, end = starts[these].tolist(), ends[these].tolist()
         need = np.unique(np.concatenate([items[a:b] for a, b in zip(begin, end, strict=True)]))
         sketches = join_sketches(need, fetch(batches_of(need)))
-        out += [rows for a, b in zip(begin, end, strict=True)
-                if (rows := _bucket(table.slice(a, b - a), threshold, forced, sketches)).num_rows]
-    return out
+        for a, b in zip(begin, end, strict=True):
+            _extend(out, _bucket(table.slice(a, b - a), threshold, forced, sketches))
 
 
 _GROUP_FUNCTIONS: dict[str, Any] = {"count": _count_line, "first": _first_exact}
