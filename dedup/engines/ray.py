@@ -36,6 +36,11 @@ copies into the outputs without parsing them (a Parquet output and
 The settings and the topic model are shipped once (``ray.put``), and
 workers get a writable numba cache (``NUMBA_CACHE_DIR``) when this module
 starts Ray, so that they compile the shingling kernels once, not per task.
+A Ray started here also keeps in the driver's own memory only the task
+results under :data:`INLINE_BYTES` (Ray's default is 100 KB, and the
+shuffles make a small piece per batch and reducer, which would all stay
+in the driver); a cluster started elsewhere needs the same setting
+(``RAY_max_direct_call_object_size=1024`` for ``ray start``).
 
 What the driver (this process) holds: two object refs per batch, the
 answers of the cross-document questions that found something, and the

@@ -702,6 +702,7 @@ def settle(verify: Callable[[Mapping[int, set[int]], set[int] | None], Iterable[
     comparisons = 0
     for rounds in range(1, MAX_ROUNDS + 1):
         found_edges, found_shadowed, verified = [edges], [], []
+        pending = len(edges)
         for rows in verify(forced, keys):
             kind = np.asarray(rows["kind"], dtype=np.int8)
             key = np.asarray(rows["key"], dtype=np.int64)
@@ -710,6 +711,10 @@ def settle(verify: Callable[[Mapping[int, set[int]], set[int] | None], Iterable[
             verified.append(np.unique(key))
             found_edges.append(_rows(_EDGE_ROW, later=later[is_edge], earlier=earlier[is_edge],
                                      score=np.asarray(rows["score"], dtype=np.float64)[is_edge]))
+            pending += int(is_edge.sum())
+            if pending > 2 * len(found_edges[0]) + ROWS_AT_ONCE:  # an edge found in many buckets: keep it once
+                found_edges = [np.unique(np.concatenate(found_edges))]
+                pending = len(found_edges[0])
             for item, raw_id in zip(earlier[is_edge].tolist(), np.asarray(rows["id"], dtype=object)[is_edge].tolist(),
                                     strict=True):
                 ids.setdefault(item, raw_id)
