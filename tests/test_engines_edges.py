@@ -253,3 +253,16 @@ def test_a_bucket_row_without_sketches_and_nothing_to_fetch_them_from_is_an_erro
     _, _, table, _ = _band_tables(2, 40)
     with pytest.raises(DedupError, match="no sketches"):
         reduce_groups("bucket", (THRESHOLD, {}), None, table)
+
+
+def test_a_reducer_s_result_made_a_few_rows_at_a_time_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reducer makes its result table from Python rows in slices; the slices join into the same table."""
+    from dedup.engines import shuffle
+
+    _, _, table, items = _band_tables(9, 300)
+    whole = table.join(items, "item").select(["key", "item", "sketch", "id"])
+    expected = shuffle.reduce_groups("bucket", (THRESHOLD, {}), None, whole)
+    monkeypatch.setattr(shuffle, "ROWS_AT_ONCE", 3)
+    found = shuffle.reduce_groups("bucket", (THRESHOLD, {}), None, whole)
+    assert expected.num_rows > 10
+    assert found.to_pylist() == expected.to_pylist()

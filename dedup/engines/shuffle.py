@@ -56,9 +56,9 @@ What a reducer holds: its rows (12 bytes for a band key and an item, 16
 for a line, plus the id for an exact paragraph), at most about
 :data:`ROWS_PER_REDUCER` of them, twice while they are sorted; and the
 sketches and ids (a 64-byte sketch and the id, some 100 bytes as Python
-bytes) of the items
-of about :data:`SKETCHES_AT_ONCE` rows of shared buckets, with
-:data:`FETCH_AT_ONCE` batches' sketch tables being filtered. Before, every
+bytes) of the items of about :data:`SKETCHES_AT_ONCE` rows of shared
+buckets, with :data:`FETCH_AT_ONCE` batches' sketch tables being filtered;
+its result, as Python rows :data:`ROWS_AT_ONCE` at a time, then as Arrow. Before, every
 band row carried its item's sketch and id, and a reducer held all the rows
 of its keys at once: items x bands x some 100 bytes / CPUs, several times
 over while sorted and grouped.
@@ -455,25 +455,52 @@ def reduce_groups(
     ends = np.r_[starts[1:], len(sorted_keys)]
     several = ends - starts > 1
     starts, ends = starts[several], ends[several]
-    schema = _result_schema(function)
-    out: dict[str, list[Any]] = {name: [] for name in schema.names}  # one table at the end, not one per group
+    out = _Rows(_result_schema(function))
     if function == "bucket":
         _verify_buckets(table, starts, ends, args, fetch, sketches_at_once or SKETCHES_AT_ONCE, out)
     else:
         group = _GROUP_FUNCTIONS[function]
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-            _extend(out, group(table.slice(a, b - a), *args))
-    return pa.table(out, schema=schema) if out[schema.names[0]] else None
+            out.add(group(table.slice(a, b - a), *args))
+    return out.table()
 
 
-def _extend(out: dict[str, list[Any]], rows: Mapping[str, list[Any]]) -> None:
-    for name, values in rows.items():
-        out[name] += values
+class _Rows:
+    """A reducer's result: Python rows, made into an Arrow table :data:`ROWS_AT_ONCE` at a time.
+
+    Neither an Arrow table per group (each has a fixed cost, and a reducer
+    may have hundreds of thousands of groups) nor every row as Python values.
+    """
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+        self.columns: dict[str, list[Any]] = {name: [] for name in schema.names}
+        self.tables: list[Any] = []
+
+    def add(self, rows: Mapping[str, list[Any]]) -> None:
+        for name, values in rows.items():
+            self.columns[name] += values
+        if len(self.columns[self.schema.names[0]]) >= ROWS_AT_ONCE:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self.columns[self.schema.names[0]]:
+            self.tables.append(pa.table(self.columns, schema=self.schema))
+            self.columns = {name: [] for name in self.schema.names}
+
+    def table(self) -> Any:
+        """All the rows as one table, or ``None`` when there are none."""
+        import pyarrow as pa
+
+        self._flush()
+        return pa.concat_tables(self.tables) if self.tables else None
 
 
 def _verify_buckets(
     table: Any, starts: Any, ends: Any, args: Sequence[Any], fetch: Callable[[list[int]], Iterable[Any]] | None,
-    at_once: int, out: dict[str, list[Any]],
+    at_once: int, out: _Rows,
 ) -> None:
     """:func:`_bucket` on each group, with the sketches of about ``at_once`` rows of groups joined in at a time."""
     if "sketch" in table.column_names:
@@ -494,7 +521,7 @@ def _verify_buckets(
         need = np.unique(np.concatenate([items[a:b] for a, b in zip(begin, end, strict=True)]))
         sketches = join_sketches(need, fetch(batches_of(need)))
         for a, b in zip(begin, end, strict=True):
-            _extend(out, _bucket(table.slice(a, b - a), threshold, forced, sketches))
+            out.add(_bucket(table.slice(a, b - a), threshold, forced, sketches))
 
 
 _GROUP_FUNCTIONS: dict[str, Any] = {"count": _count_line, "first": _first_exact}
