@@ -323,6 +323,20 @@ def test_reducer_rows_taken_a_few_at_a_time_give_the_same_results(monkeypatch: p
     assert stats.edges["para"] > 3, "the rows must come in several slices"
 
 
+def test_more_reducers_than_cpus_and_sketches_joined_a_few_at_a_time_give_the_same_results(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each kind's rows over many reducers (a bucket's rows from every batch), each joining in few sketches at once."""
+    records = [r for r in _records(BATCH_SIZE + 50) if isinstance(r, dict) and "text" in r and r["id"] != "d1"]
+    docs = [Document(r["id"], r["text"]) for r in records]
+    monkeypatch.setattr(shuffle, "ROWS_PER_REDUCER", 200)
+    monkeypatch.setattr(shuffle, "SKETCHES_AT_ONCE", 5)
+    stats = shuffle.ShuffleStats()
+    assert list(engine.clean_stream(docs, CROSS, stats=stats)) == list(Cleaner(CROSS).clean(docs))
+    assert all(stats.partitions[kind] > 2 for kind in ("line", "doc", "para")), stats.partitions
+    assert stats.edges["doc"] and stats.edges["para"]
+
+
 def test_mirrored_text_directory(tmp_path: Path) -> None:
     rng = random.Random(1)
     pool = _sentences()

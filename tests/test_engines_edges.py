@@ -162,3 +162,107 @@ def test_buckets_through_the_reducers_settle_to_the_store_s_matches() -> None:
     assert {p: (e.earlier, e.score) for p, e in settled.matches.items()} == expected
     assert all(settled.ids[e.earlier] == f"doc{e.earlier}".encode() for e in settled.matches.values())
     assert len(expected) > 100
+
+
+def _band_tables(seed: int, count: int) -> tuple[list[list[int]], list[bytes], object, object]:
+    """Items at item numbers of real positions (several batches), as the workers send them: a row per
+    band key of each item, and each item's sketch and id once."""
+    pa = pytest.importorskip("pyarrow")
+    from dedup.engines.shuffle import item_number
+
+    rng = np.random.default_rng(seed)
+    bases = [rng.integers(0, 2**32, NUM_PERM, dtype=np.uint32) for _ in range(10)]
+    signatures = np.stack([_variant(rng, bases[rng.integers(len(bases))], rng.uniform(0.0, 0.4))
+                           for _ in range(count)])
+    keys = band_keys(signatures, *lsh_params(THRESHOLD, NUM_PERM, 0.15)).tolist()
+    sketches = [sketch(row) for row in signatures]
+    numbers = [item_number(p, None) for p in range(count)]
+    rows = [(key, numbers[p]) for p, item_keys in enumerate(keys) for key in sorted(set(BandIndex.fold(item_keys)))]
+    table = pa.table({"key": pa.array([k for k, _ in rows], pa.uint32()),
+                      "item": pa.array([n for _, n in rows], pa.int64())})
+    items = pa.table({"item": pa.array(numbers, pa.int64()), "sketch": pa.array(sketches, pa.binary()),
+                      "id": pa.array([f"doc{p}".encode() for p in range(count)], pa.binary())})
+    return keys, sketches, table, items
+
+
+def test_batches_of_items() -> None:
+    from dedup.cleaner import BATCH_SIZE
+    from dedup.engines.shuffle import batches_of, item_number
+
+    items = [item_number(BATCH_SIZE * 5 + 1, 3), item_number(0, None), item_number(BATCH_SIZE - 1, 7),
+             item_number(BATCH_SIZE * 5, None)]
+    assert batches_of(items) == [0, 5]
+    assert batches_of([]) == []
+
+
+def test_join_sketches_keeps_the_wanted_items_only_and_names_a_missing_one() -> None:
+    pa = pytest.importorskip("pyarrow")
+    from dedup.engines.shuffle import join_sketches
+    from dedup.errors import DedupError
+
+    first = pa.table({"item": pa.array([1, 2, 3], pa.int64()), "sketch": [b"s1", b"s2", b"s3"],
+                      "id": [b"a", b"b", b"c"]})
+    second = pa.table({"item": pa.array([8, 9], pa.int64()), "sketch": [b"s8", b"s9"], "id": [b"h", b"i"]})
+
+    assert join_sketches(np.array([3, 8, 1]), [first, second]) == {1: (b"s1", b"a"), 3: (b"s3", b"c"),
+                                                                   8: (b"s8", b"h")}
+    with pytest.raises(DedupError, match=r"items \[7\]"):
+        join_sketches(np.array([1, 7]), [first, second])
+
+
+@pytest.mark.parametrize("at_once", [1, 7, 1 << 17])
+def test_buckets_with_fetched_sketches_settle_to_the_store_s_matches(at_once: int) -> None:
+    """Rows of a key and an item only: each reducer fetches the sketches of its shared buckets' items from
+    the batches that hold them, a few rows of buckets at a time, and the result is the store's."""
+    from dedup.cleaner import BATCH_SIZE
+    from dedup.engines.shuffle import partition, partitions_for, reduce_groups, settle
+
+    count = 2 * BATCH_SIZE + 90
+    keys, sketches, table, items = _band_tables(5, count)
+    by_batch = [items.slice(n * BATCH_SIZE, BATCH_SIZE) for n in range(-(-count // BATCH_SIZE))]
+    partitions = partitions_for(table.num_rows, 2, per_reducer=table.num_rows // 4)
+    assert partitions > 2, "more reducers than CPUs"
+    parts = partition(table, partitions)
+    fetched: list[int] = []
+
+    def fetch(numbers: list[int]) -> list[object]:
+        fetched.extend(numbers)
+        return [by_batch[n] for n in numbers]
+
+    def verify(forced: dict[int, set[int]], only: set[int] | None) -> list[dict[str, list[object]]]:
+        found = [reduce_groups("bucket", (THRESHOLD, forced), only, part, fetch=fetch, sketches_at_once=at_once)
+                 for part in parts]
+        return [rows.to_pydict() for rows in found if rows is not None]
+
+    settled = settle(verify)
+
+    def number(p: int) -> int:
+        return p << 32
+
+    expected = {number(p): (number(e), s) for p, (e, s) in _store_matches(keys, sketches).items()}
+    assert {p: (e.earlier, e.score) for p, e in settled.matches.items()} == expected
+    assert all(settled.ids[e.earlier] == f"doc{e.earlier >> 32}".encode() for e in settled.matches.values())
+    assert len(expected) > 100
+    assert set(fetched) == set(range(len(by_batch))), "every batch holds an item of a shared bucket"
+
+
+def test_a_bucket_row_without_sketches_and_nothing_to_fetch_them_from_is_an_error() -> None:
+    from dedup.engines.shuffle import reduce_groups
+    from dedup.errors import DedupError
+
+    _, _, table, _ = _band_tables(2, 40)
+    with pytest.raises(DedupError, match="no sketches"):
+        reduce_groups("bucket", (THRESHOLD, {}), None, table)
+
+
+def test_a_reducer_s_result_made_a_few_rows_at_a_time_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reducer makes its result table from Python rows in slices; the slices join into the same table."""
+    from dedup.engines import shuffle
+
+    _, _, table, items = _band_tables(9, 300)
+    whole = table.join(items, "item").select(["key", "item", "sketch", "id"])
+    expected = shuffle.reduce_groups("bucket", (THRESHOLD, {}), None, whole)
+    monkeypatch.setattr(shuffle, "ROWS_AT_ONCE", 3)
+    found = shuffle.reduce_groups("bucket", (THRESHOLD, {}), None, whole)
+    assert expected.num_rows > 10
+    assert found.to_pylist() == expected.to_pylist()

@@ -36,6 +36,11 @@ copies into the outputs without parsing them (a Parquet output and
 The settings and the topic model are shipped once (``ray.put``), and
 workers get a writable numba cache (``NUMBA_CACHE_DIR``) when this module
 starts Ray, so that they compile the shingling kernels once, not per task.
+A Ray started here also keeps in the driver's own memory only the task
+results under :data:`INLINE_BYTES` (Ray's default is 100 KB, and the
+shuffles make a small piece per batch and reducer, which would all stay
+in the driver); a cluster started elsewhere needs the same setting
+(``RAY_max_direct_call_object_size=1024`` for ``ray start``).
 
 What the driver (this process) holds: two object refs per batch, the
 answers of the cross-document questions that found something, and the
@@ -100,6 +105,9 @@ WINDOW = 16
 AHEAD = 2
 #: Plain JSONL inputs are read on the workers in line-aligned byte ranges of about this size.
 RANGE_BYTES = 16 << 20
+#: A Ray started here keeps a task's result in the driver's own memory only below this size (Ray's
+#: default is 100 KB): the shuffles' many small pieces go to the object store, which spills to disk.
+INLINE_BYTES = 1 << 10
 
 _Batch = list[Document | InvalidRecord]
 
@@ -144,6 +152,7 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
         include_dashboard=False,
         log_to_driver=False,
         runtime_env={"env_vars": {"NUMBA_CACHE_DIR": cache}},
+        **({} if address else {"_system_config": {"max_direct_call_object_size": INLINE_BYTES}}),
     )
     ray.data.DataContext.get_current().enable_progress_bars = False
 

@@ -14,48 +14,76 @@ found a copy asks no paragraph question; a paragraph with an exact earlier
 one asks no near one). So the stages run one kind at a time, over the whole
 input:
 
-1. Every batch asks its questions of that kind, on a worker:
-   :meth:`~dedup.cleaner.Cleaner.resolve` runs unchanged against an
-   :class:`AnswerStore` that answers from what earlier stages found and
-   records the questions of the kind at hand. Only these rows leave the
-   worker (keys, positions, sketches, ids), as Arrow tables in the object store.
-2. Each worker splits its rows by key over one reducer per cluster CPU
-   (:func:`partition`, Ray tasks with one return per reducer: a hash
-   shuffle); a reducer sorts its rows by key and handles each group of
-   two rows or more (:func:`reduce_groups`): the rank of a document among
-   those with a line (:func:`_count_line`), the first paragraph with a key
-   (:func:`_first_exact`), or the verified pairs of one band bucket, each
-   item compared with the bucket's representatives only
-   (:func:`dedup.engines.edges.bucket_edges`, :func:`_bucket`). Ray Data's
+1. Every batch asks its questions of that kind, on a worker
+   (:func:`ask_batch`): :meth:`~dedup.cleaner.Cleaner.resolve` runs
+   unchanged against an :class:`AnswerStore` that answers from what
+   earlier stages found and records the questions of the kind at hand.
+   Only these rows leave the worker, as Arrow tables in the object store:
+   a key and an item per question (with the id of the item for
+   ``para-exact``); for a band kind, a row per band key of each item, and
+   a second table with each item's sketch and id once.
+2. The rows are split by key (:func:`partition`, a Ray task per batch with
+   one return per reducer: a hash shuffle) over one reducer per cluster
+   CPU, or more when the rows are many: none gets more than
+   :data:`ROWS_PER_REDUCER` rows (:func:`partitions_for`; the workers
+   report their row counts first). Ray runs as many reducers at once as
+   there are CPUs, the others after them. A reducer sorts its rows by key
+   and handles each group of two rows or more (:func:`reduce_groups`): the
+   rank of a document among those with a line (:func:`_count_line`), the
+   first paragraph with a key (:func:`_first_exact`), or the verified pairs
+   of one band bucket, each item compared with the bucket's
+   representatives only (:func:`dedup.engines.edges.bucket_edges`,
+   :func:`_bucket`). A band bucket's rows carry no sketch: most buckets
+   have one item and need none. For the buckets of two items or more the
+   reducer joins in the sketches (:func:`join_sketches`) of
+   :data:`SKETCHES_AT_ONCE` rows of buckets at a time, fetched from the
+   tables of the batches that hold those items (:func:`batches_of`),
+   :data:`FETCH_AT_ONCE` tables at a time. Ray Data's
    ``groupby(...).map_groups`` gives the same groups, but took 15 to 30
    seconds a shuffle on 300 documents (2 CPUs, with two partitions as with
    its default 200), where these tasks take about two.
 3. The driver applies the first-in-input-order rule to the edges
    (:func:`dedup.engines.edges.resolve`), with the correction rounds of
    :func:`dedup.engines.edges.resolve_buckets` (only the buckets concerned
-   are verified again), and files the answers by batch.
+   are verified again), and files the answers by batch (:func:`settle`).
 
 A last pass runs :meth:`~dedup.cleaner.Cleaner.resolve` once more, in input
 order, against every answer: :mod:`dedup.decide` makes each decision from
 exactly the answers :class:`dedup.store.MemoryStore` would give, so the
 result is the local engine's.
 
+What a reducer holds: its rows (12 bytes for a band key and an item, 16
+for a line, plus the id for an exact paragraph), at most about
+:data:`ROWS_PER_REDUCER` of them, twice while they are sorted; and the
+sketches and ids (a 64-byte sketch and the id, some 100 bytes as Python
+bytes) of the items of about :data:`SKETCHES_AT_ONCE` rows of shared
+buckets, with :data:`FETCH_AT_ONCE` batches' sketch tables being filtered;
+its result, as Python rows :data:`ROWS_AT_ONCE` at a time, then as Arrow. Before, every
+band row carried its item's sketch and id, and a reducer held all the rows
+of its keys at once: items x bands x some 100 bytes / CPUs, several times
+over while sorted and grouped.
+
 What the driver holds (sizes are CPython's, estimated):
 
 - per batch of 256 items: two object refs (its records and its analysis
   stay in the object store) and four empty dicts, about 1 KB, so some
-  4 bytes a document;
+  4 bytes a document; while a kind's questions are shuffled, a few object
+  refs per batch and reducer;
 - per question that found something: its position and the answer, in the
   dict of its batch (a ``line`` count: a key and an int, about 150 bytes;
   a match: a :class:`~dedup.store.Match` with the earlier item's id and
   paragraph, about 300 bytes). A document none of whose short lines,
   paragraphs or text repeat adds nothing;
-- while a band stage settles: each distinct edge (two positions and a
-  score, about 200 bytes; an edge found in several buckets is kept once),
-  each bucket item found not to be a representative (a band key and a
-  position, about 100 bytes, per bucket) and the id of every earlier item
-  of an edge. A line in every document gives one count per document; a
-  family of n near-copies about n edges, and n items per shared bucket.
+- while a band stage settles: each distinct edge as a numpy record (two
+  items and a score, 24 bytes; an edge found in several buckets is kept
+  once), each bucket item found not to be a representative as a numpy
+  record (a band key and an item, 16 bytes, per bucket), and the id of
+  every earlier item of an edge (a dict entry, about 100 bytes plus the
+  id). While a round resolves, :func:`~dedup.engines.edges.resolve` holds
+  an :class:`~dedup.engines.edges.Edge` per edge (about 150 bytes) and the
+  round's matches; the reducers' rows arrive :data:`ROWS_AT_ONCE` at a
+  time, as arrays. A line in every document gives one count per document;
+  a family of n near-copies about n edges, and n items per shared bucket.
 
 The local engine's index, by contrast, grows by about 290 bytes with every
 indexed document, repeated or not.
@@ -63,7 +91,7 @@ indexed document, repeated or not.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -79,16 +107,22 @@ from dedup.errors import DedupError
 from dedup.store import IndexStore, Match
 
 __all__ = [
-    "KINDS", "AnswerStore", "Answers", "Settled", "ShuffleStats", "cross_document", "item_number", "partition",
-    "reduce_groups", "settle",
+    "KINDS", "AnswerStore", "Answers", "Settled", "ShuffleStats", "batches_of", "cross_document", "item_number",
+    "join_sketches", "partition", "partitions_for", "reduce_groups", "settle",
 ]
 
 #: The kinds of question, in the order their stages run.
 KINDS = ("line", "doc", "para-exact", "para")
 #: The correction rounds of a band stage end well before this; more would mean a fault.
 MAX_ROUNDS = 100
-#: The reducers' rows are turned into Python values this many at a time, in the driver.
+#: The reducers' rows are turned into arrays this many at a time, in the driver.
 ROWS_AT_ONCE = 1 << 16
+#: A shuffle gets one reducer per CPU, or more so that none gets more rows than this (12 to 16 bytes each).
+ROWS_PER_REDUCER = 1 << 22
+#: A reducer joins in the sketches of this many rows of its band buckets at a time.
+SKETCHES_AT_ONCE = 1 << 17
+#: A reducer fetches this many batches' sketch tables at a time.
+FETCH_AT_ONCE = 16
 
 # What a row of a bucket's result is (the ``kind`` column of :func:`_bucket`).
 _EDGE, _SHADOWED, _COMPARED = 0, 1, 2
@@ -105,6 +139,7 @@ class ShuffleStats:
     comparisons: dict[str, int] = field(default_factory=dict)
     rounds: dict[str, int] = field(default_factory=dict)
     edges: dict[str, int] = field(default_factory=dict)
+    partitions: dict[str, int] = field(default_factory=dict)
 
 
 def item_number(position: int, paragraph: int | None) -> int:
@@ -172,7 +207,13 @@ def _schema(kind: str) -> Any:
         return pa.schema([("key", pa.uint64()), ("item", pa.int64())])
     if kind == "para-exact":
         return pa.schema([("key", pa.uint64()), ("item", pa.int64()), ("id", pa.binary())])
-    return pa.schema([("key", pa.uint32()), ("item", pa.int64()), ("sketch", pa.binary()), ("id", pa.binary())])
+    return pa.schema([("key", pa.uint32()), ("item", pa.int64())])
+
+
+def _sketch_schema() -> Any:
+    import pyarrow as pa
+
+    return pa.schema([("item", pa.int64()), ("sketch", pa.binary()), ("id", pa.binary())])
 
 
 def _id_bytes(doc_id: str) -> bytes:
@@ -192,8 +233,8 @@ def ask_batch(
     answers: Answers,
     answered: Sequence[str],
     start: int,
-) -> Any:
-    """The questions of one kind a batch asks, as an Arrow table: what a worker runs.
+) -> tuple[Any, Any]:
+    """The questions of one kind a batch asks, as Arrow tables: what a worker runs.
 
     Args:
         kind: One of :data:`KINDS`.
@@ -203,6 +244,13 @@ def ask_batch(
         answers: What earlier stages found for the batch.
         answered: The kinds of those stages.
         start: The position of the batch's first item.
+
+    Returns:
+        The rows to shuffle: a key and an item (:func:`item_number`) per
+        question, with the earlier item's id for ``para-exact``; for a band
+        kind, a row per band key of each item. And, for a band kind, the
+        sketch and id of each item once (``None`` for the other kinds): a
+        reducer fetches those of the items that share a bucket only.
     """
     import pyarrow as pa
 
@@ -228,15 +276,18 @@ def ask_batch(
             "id": [_id_bytes(ref.id) for _, ref, _ in asked],
         }
     else:
-        columns = {"key": [], "item": [], "sketch": [], "id": []}
+        columns = {"key": [], "item": []}
+        sketches: dict[str, list[Any]] = {"item": [], "sketch": [], "id": []}
         for position, ref, keys, sketch in asked:
-            number, raw_id = item_number(position, ref.paragraph), _id_bytes(ref.id)
-            for key in sorted(set(BandIndex.fold(keys))):  # the store files an item under each folded key once
-                columns["key"].append(key)
-                columns["item"].append(number)
-                columns["sketch"].append(sketch)
-                columns["id"].append(raw_id)
-    return pa.table(columns, schema=_schema(kind))
+            number = item_number(position, ref.paragraph)
+            folded = sorted(set(BandIndex.fold(keys)))  # the store files an item under each folded key once
+            columns["key"] += folded
+            columns["item"] += [number] * len(folded)
+            sketches["item"].append(number)
+            sketches["sketch"].append(sketch)
+            sketches["id"].append(_id_bytes(ref.id))
+        return pa.table(columns, schema=_schema(kind)), pa.table(sketches, schema=_sketch_schema())
+    return pa.table(columns, schema=_schema(kind)), None
 
 
 def _context(context: list[Any]) -> tuple[Config, Any]:
@@ -246,59 +297,71 @@ def _context(context: list[Any]) -> tuple[Config, Any]:
     return config, model
 
 
-def _count_line(group: Any) -> Any:
+def _count_line(group: Any) -> dict[str, list[Any]]:
     """For each document with a line after the first: how many earlier documents had it."""
-    import pyarrow as pa
-
     positions = sorted(set(group["item"].to_pylist()))
     key = group["key"][0].as_py()
-    return pa.table(
-        {"key": [key] * (len(positions) - 1), "item": positions[1:], "count": list(range(1, len(positions)))},
-        schema=pa.schema([("key", pa.uint64()), ("item", pa.int64()), ("count", pa.int64())]),
-    )
+    return {"key": [key] * (len(positions) - 1), "item": positions[1:], "count": list(range(1, len(positions)))}
 
 
-def _first_exact(group: Any) -> Any:
+def _first_exact(group: Any) -> dict[str, list[Any]]:
     """Every paragraph with a key after the first, and that first one."""
-    import pyarrow as pa
-
     items = group["item"].to_pylist()
     ids = group["id"].to_pylist()
     first = min(range(len(items)), key=items.__getitem__)
     later = [k for k in range(len(items)) if k != first]
-    return pa.table(
-        {"item": [items[k] for k in later], "earlier": [items[first]] * len(later), "id": [ids[first]] * len(later)},
-        schema=pa.schema([("item", pa.int64()), ("earlier", pa.int64()), ("id", pa.binary())]),
-    )
+    return {"item": [items[k] for k in later], "earlier": [items[first]] * len(later), "id": [ids[first]] * len(later)}
 
 
-def _bucket(group: Any, threshold: float, forced: Mapping[int, set[int]]) -> Any:
+def _bucket(
+    group: Any, threshold: float, forced: Mapping[int, set[int]], sketches: Mapping[int, Any]
+) -> dict[str, list[Any]]:
     """The verified pairs of one band bucket (:func:`~dedup.engines.edges.bucket_edges`), as rows.
 
-    A row is an edge (``earlier``, ``later``, ``score`` and the earlier item's
-    ``id``), an item found not to be a representative (``later``), or the
-    number of comparisons made (``later``), as ``kind`` says.
+    ``sketches`` holds the sketch and id of each of the bucket's items
+    (:func:`join_sketches`). A row is an edge (``earlier``, ``later``,
+    ``score`` and the earlier item's ``id``), an item found not to be a
+    representative (``later``), or the number of comparisons made
+    (``later``), as ``kind`` says.
     """
-    import pyarrow as pa
-
     key = group["key"][0].as_py()
     items = group["item"].to_pylist()
-    ids = dict(zip(items, group["id"].to_pylist(), strict=True))
-    found = bucket_edges(list(zip(items, group["sketch"].to_pylist(), strict=True)), threshold, forced.get(key, ()))
+    found = bucket_edges([(item, sketches[item][0]) for item in items], threshold, forced.get(key, ()))
     rows: list[tuple[int, int, int, float, bytes]] = [
-        (_EDGE, edge.earlier, edge.later, edge.score, ids[edge.earlier]) for edge in found.edges
+        (_EDGE, edge.earlier, edge.later, edge.score, sketches[edge.earlier][1]) for edge in found.edges
     ]
     rows += [(_SHADOWED, -1, position, 0.0, b"") for position in sorted(found.shadowed)]
     if found.comparisons:
         rows.append((_COMPARED, -1, found.comparisons, 0.0, b""))
     kinds, earlier, later, score, raw_ids = zip(*rows, strict=True) if rows else ((), (), (), (), ())
-    return pa.table(
-        {"key": [key] * len(rows), "kind": kinds, "earlier": earlier, "later": later, "score": score, "id": raw_ids},
-        schema=pa.schema([
-            ("key", pa.uint32()), ("kind", pa.int8()), ("earlier", pa.int64()), ("later", pa.int64()),
-            ("score", pa.float64()), ("id", pa.binary()),
-        ]),
-    )
+    return {"key": [key] * len(rows), "kind": list(kinds), "earlier": list(earlier), "later": list(later),
+            "score": list(score), "id": list(raw_ids)}
+
+
+def _result_schema(function: str) -> Any:
+    """The columns of a reducer's result, per group function."""
+    import pyarrow as pa
+
+    if function == "count":
+        return pa.schema([("key", pa.uint64()), ("item", pa.int64()), ("count", pa.int64())])
+    if function == "first":
+        return pa.schema([("item", pa.int64()), ("earlier", pa.int64()), ("id", pa.binary())])
+    return pa.schema([
+        ("key", pa.uint32()), ("kind", pa.int8()), ("earlier", pa.int64()), ("later", pa.int64()),
+        ("score", pa.float64()), ("id", pa.binary()),
+    ])
+
+
+def partitions_for(rows: int, cpus: int, per_reducer: int | None = None) -> int:
+    """How many reducers a shuffle of ``rows`` rows gets: one per CPU, more if each would get over ``per_reducer``.
+
+    ``per_reducer`` is :data:`ROWS_PER_REDUCER` when ``None``.
+
+    >>> partitions_for(10, 2), partitions_for(9 << 22, 2, 1 << 22)
+    (2, 9)
+    """
+    limit = ROWS_PER_REDUCER if per_reducer is None else per_reducer
+    return max(1, cpus, -(-rows // limit))
 
 
 def partition(table: Any, partitions: int) -> list[Any]:
@@ -312,20 +375,70 @@ def partition(table: Any, partitions: int) -> list[Any]:
     return [table.filter(pa.array(number == n)) for n in range(partitions)]
 
 
-def reduce_groups(function: str, args: Sequence[Any], keys: Iterable[int] | None, *parts: Any) -> Any:
+def batches_of(items: Any) -> list[int]:
+    """The numbers of the batches that hold these items (:func:`item_number`), in order, each once.
+
+    >>> batches_of([item_number(3, 1), item_number(300, 0), item_number(2, None)])
+    [0, 1]
+    """
+    positions = np.asarray(items, dtype=np.int64) >> 32
+    return [int(n) for n in np.unique(positions // BATCH_SIZE)]
+
+
+def join_sketches(items: Any, tables: Iterable[Any]) -> dict[int, tuple[bytes, bytes]]:
+    """The sketch and id of each of ``items``, found in tables of (item, sketch, id) rows.
+
+    Args:
+        items: The item numbers wanted, each once.
+        tables: Tables that hold them; each is filtered as it comes, so
+            only the wanted rows are kept. An item in several tables has the
+            same row in each.
+
+    Raises:
+        DedupError: An item is in none of the tables.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wanted = pa.array(np.asarray(items, dtype=np.int64))
+    found: dict[int, tuple[bytes, bytes]] = {}
+    for table in tables:
+        rows = table.filter(pc.is_in(table["item"], value_set=wanted))
+        pairs = zip(rows["sketch"].to_pylist(), rows["id"].to_pylist(), strict=True)
+        found.update(zip(rows["item"].to_pylist(), pairs, strict=True))
+    if len(found) < len(wanted):
+        missing = sorted(set(wanted.to_pylist()) - set(found))[:3]
+        raise DedupError(f"the sketches of items {missing} were not found in their batches; report it")
+    return found
+
+
+def reduce_groups(
+    function: str,
+    args: Sequence[Any],
+    keys: Iterable[int] | None,
+    *parts: Any,
+    fetch: Callable[[list[int]], Iterable[Any]] | None = None,
+    sketches_at_once: int | None = None,
+) -> Any:
     """What a reducer does: group its parts' rows by key and apply ``function`` to each group of two or more.
 
     Args:
-        function: ``"count"``, ``"first"`` or ``"bucket"`` (:data:`_GROUP_FUNCTIONS`).
-        args: The function's arguments after the group.
+        function: ``"count"``, ``"first"`` or ``"bucket"``.
+        args: The function's arguments after the group (``(threshold, forced)`` for ``"bucket"``).
         keys: Only the groups of these keys (a correction round), or all when ``None``.
         parts: Every worker's rows for this reducer.
+        fetch: For ``"bucket"`` on rows of a key and an item only: given
+            batch numbers, the (item, sketch, id) tables of those batches
+            (:func:`ask_batch`'s second table). Rows that carry their
+            ``sketch`` and ``id`` need none.
+        sketches_at_once: The sketches of about this many rows of buckets
+            are joined in at a time (:data:`SKETCHES_AT_ONCE` when ``None``).
 
     Returns:
         The functions' rows as one table, or ``None`` when there are none.
         A group of one row has nothing to count, nothing earlier and nothing
         to compare: skipping those (most band buckets) is what keeps a
-        reducer fast.
+        reducer fast, and what keeps their items' sketches away from it.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -340,15 +453,78 @@ def reduce_groups(function: str, args: Sequence[Any], keys: Iterable[int] | None
     sorted_keys = table["key"].to_numpy()
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
     ends = np.r_[starts[1:], len(sorted_keys)]
-    group = _GROUP_FUNCTIONS[function]
-    out = []
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        if b - a > 1 and (rows := group(table.slice(a, b - a), *args)).num_rows:
-            out.append(rows)
-    return pa.concat_tables(out) if out else None
+    several = ends - starts > 1
+    starts, ends = starts[several], ends[several]
+    out = _Rows(_result_schema(function))
+    if function == "bucket":
+        _verify_buckets(table, starts, ends, args, fetch, sketches_at_once or SKETCHES_AT_ONCE, out)
+    else:
+        group = _GROUP_FUNCTIONS[function]
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            out.add(group(table.slice(a, b - a), *args))
+    return out.table()
 
 
-_GROUP_FUNCTIONS: dict[str, Any] = {"count": _count_line, "first": _first_exact, "bucket": _bucket}
+class _Rows:
+    """A reducer's result: Python rows, made into an Arrow table :data:`ROWS_AT_ONCE` at a time.
+
+    Neither an Arrow table per group (each has a fixed cost, and a reducer
+    may have hundreds of thousands of groups) nor every row as Python values.
+    """
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+        self.columns: dict[str, list[Any]] = {name: [] for name in schema.names}
+        self.tables: list[Any] = []
+
+    def add(self, rows: Mapping[str, list[Any]]) -> None:
+        for name, values in rows.items():
+            self.columns[name] += values
+        if len(self.columns[self.schema.names[0]]) >= ROWS_AT_ONCE:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self.columns[self.schema.names[0]]:
+            self.tables.append(pa.table(self.columns, schema=self.schema))
+            self.columns = {name: [] for name in self.schema.names}
+
+    def table(self) -> Any:
+        """All the rows as one table, or ``None`` when there are none."""
+        import pyarrow as pa
+
+        self._flush()
+        return pa.concat_tables(self.tables) if self.tables else None
+
+
+def _verify_buckets(
+    table: Any, starts: Any, ends: Any, args: Sequence[Any], fetch: Callable[[list[int]], Iterable[Any]] | None,
+    at_once: int, out: _Rows,
+) -> None:
+    """:func:`_bucket` on each group, with the sketches of about ``at_once`` rows of groups joined in at a time."""
+    if "sketch" in table.column_names:
+        whole = table.select(["item", "sketch", "id"])
+
+        def fetch(_: list[int]) -> Iterable[Any]:
+            return [whole]
+
+    if fetch is None:
+        raise DedupError("a band bucket's rows carry no sketches, and no batches to fetch them from; report it")
+    threshold, forced = args
+    items = table["item"].to_numpy()
+    sizes = ends - starts
+    chunk = (np.cumsum(sizes) - sizes) // at_once  # a group larger than that is a chunk of its own
+    for number in np.unique(chunk).tolist():
+        these = chunk == number
+        begin, end = starts[these].tolist(), ends[these].tolist()
+        need = np.unique(np.concatenate([items[a:b] for a, b in zip(begin, end, strict=True)]))
+        sketches = join_sketches(need, fetch(batches_of(need)))
+        for a, b in zip(begin, end, strict=True):
+            out.add(_bucket(table.slice(a, b - a), threshold, forced, sketches))
+
+
+_GROUP_FUNCTIONS: dict[str, Any] = {"count": _count_line, "first": _first_exact}
 
 
 # -- in the driver ----------------------------------------------------------------------------------
@@ -378,8 +554,7 @@ def cross_document(
     answers: list[Answers] = [{kind: {} for kind in KINDS} for _ in batches]
     if not batches:
         return answers
-    partitions = max(1, int(ray.cluster_resources().get("CPU", 1)))
-    shuffle = _Shuffle(ray, partitions)
+    shuffle = _Shuffle(ray, max(1, int(ray.cluster_resources().get("CPU", 1))))
     wanted = {
         "line": config.dedup.boilerplate,
         "doc": config.dedup.documents,
@@ -389,82 +564,118 @@ def cross_document(
     answered: list[str] = []
     for kind in KINDS:
         if wanted[kind]:
-            parts = shuffle.ask(kind, context, batches, answers, answered)
+            asked = shuffle.ask(kind, context, batches, answers, answered)
+            stats.partitions[kind] = asked.partitions
             if kind == "line":
-                _file_counts(shuffle, parts, answers)
+                _file_counts(shuffle, asked, answers)
             elif kind == "para-exact":
-                _file_exact(shuffle, parts, answers)
+                _file_exact(shuffle, asked, answers)
             else:
                 threshold = config.dedup.doc_threshold if kind == "doc" else config.dedup.threshold
-                _file_matches(shuffle, kind, parts, threshold, answers, stats)
+                _file_matches(shuffle, kind, asked, threshold, answers, stats)
         answered.append(kind)
     return answers
+
+
+class _Asked(NamedTuple):
+    """The questions of one kind, in the object store: each reducer's part from each batch (``parts[reducer][batch]``),
+    each batch's (item, sketch, id) table for a band kind (``None`` for the others), and the number of reducers."""
+
+    parts: list[list[Any]]
+    sketches: list[Any] | None
+    partitions: int
 
 
 class _Shuffle:
     """Ray tasks: the workers' questions, partitioned by key; a reducer per partition."""
 
-    def __init__(self, ray: Any, partitions: int) -> None:
+    def __init__(self, ray: Any, cpus: int) -> None:
         self.ray = ray
-        self.partitions = partitions
-        self._ask = ray.remote(_ask_packed).options(num_returns=partitions)
-        self._reduce = ray.remote(reduce_groups)
+        self.cpus = cpus
+        self._ask = ray.remote(_ask_packed).options(num_returns=3)
+        self._split = ray.remote(partition)
+        self._reduce = ray.remote(_reduce_task)
 
     def ask(
         self, kind: str, context: list[Any], batches: Sequence[tuple[Any, Any]], answers: list[Answers],
         answered: list[str],
-    ) -> list[list[Any]]:
-        """The object refs of each reducer's part from each batch: ``parts[reducer][batch]``."""
-        refs = [
-            self._ask.remote(kind, self.partitions, context, batch, wire, answers[number], list(answered),
-                             number * BATCH_SIZE)
+    ) -> _Asked:
+        """Ask every batch its questions of ``kind``, and split the rows over as many reducers as they need."""
+        asked = [
+            self._ask.remote(kind, context, batch, wire, answers[number], list(answered), number * BATCH_SIZE)
             for number, (batch, wire) in enumerate(batches)
         ]
-        by_batch = [ref if isinstance(ref, list) else [ref] for ref in refs]
-        return [[parts[n] for parts in by_batch] for n in range(self.partitions)]
+        partitions = partitions_for(sum(self.ray.get([rows for _, _, rows in asked])), self.cpus)
+        if partitions == 1:
+            parts = [[table for table, _, _ in asked]]
+        else:
+            split = self._split.options(num_returns=partitions)
+            by_batch = [split.remote(table, partitions) for table, _, _ in asked]
+            parts = [[pieces[n] for pieces in by_batch] for n in range(partitions)]
+        sketches = [table for _, table, _ in asked] if kind in ("doc", "para") else None
+        return _Asked(parts, sketches, partitions)
 
     def reduce(
-        self, function: str, parts: list[list[Any]], args: Sequence[Any] = (), keys: set[int] | None = None
-    ) -> Iterable[dict[str, list[Any]]]:
-        """Each reducer's rows, as columns of Python values (reducers without rows left out).
+        self, function: str, asked: _Asked, args: Sequence[Any] = (), keys: set[int] | None = None
+    ) -> Iterable[dict[str, Any]]:
+        """Each reducer's rows, as numpy columns (reducers without rows left out).
 
         A reducer's table is fetched once the previous one is consumed, and
-        turned into Python values :data:`ROWS_AT_ONCE` rows at a time: the
-        driver holds one table and a slice of its rows, not every result.
+        turned into arrays :data:`ROWS_AT_ONCE` rows at a time: the driver
+        holds one table and a slice of its rows, not every result.
         """
+        count = asked.partitions
         reducers = [
-            self._reduce.remote(function, args, None if keys is None else {k for k in keys if k % self.partitions == n},
-                                *reducer_parts)
-            for n, reducer_parts in enumerate(parts)
-            if keys is None or any(k % self.partitions == n for k in keys)
+            self._reduce.remote(function, args, None if keys is None else {k for k in keys if k % count == n},
+                                asked.sketches, SKETCHES_AT_ONCE, *reducer_parts)
+            for n, reducer_parts in enumerate(asked.parts)
+            if keys is None or any(k % count == n for k in keys)
         ]
         for reducer in reducers:
             table = self.ray.get(reducer)
             if table is not None:
                 for rows in table.to_batches(max_chunksize=ROWS_AT_ONCE):
-                    yield rows.to_pydict()
+                    yield {name: rows.column(name).to_numpy(zero_copy_only=False) for name in rows.schema.names}
             del table
 
 
 def _ask_packed(
-    kind: str, partitions: int, context: list[Any], batch: Any, packed: bytes, answers: Answers,
-    answered: Sequence[str], start: int,
-) -> Any:
+    kind: str, context: list[Any], batch: Any, packed: bytes, answers: Answers, answered: Sequence[str], start: int,
+) -> tuple[Any, Any, int]:
+    """What a worker does: :func:`ask_batch`, and the number of rows to shuffle."""
     from dedup.engines.ray import unpack_wire
 
-    parts = partition(ask_batch(kind, context, batch, unpack_wire(packed), answers, answered, start), partitions)
-    return parts if partitions > 1 else parts[0]
+    rows, sketches = ask_batch(kind, context, batch, unpack_wire(packed), answers, answered, start)
+    return rows, sketches, rows.num_rows
 
 
-def _file_counts(shuffle: _Shuffle, parts: list[list[Any]], answers: list[Answers]) -> None:
-    for rows in shuffle.reduce("count", parts):
-        for key, position, count in zip(rows["key"], rows["item"], rows["count"], strict=True):
+def _reduce_task(function: str, args: Sequence[Any], keys: set[int] | None, sketches: list[Any] | None,
+                 at_once: int, *parts: Any) -> Any:
+    """What a reducer does (:func:`reduce_groups`), fetching the batches' sketch tables it needs, a few at a time."""
+    import ray
+
+    if sketches is None:
+        return reduce_groups(function, args, keys, *parts)
+    tables = sketches
+
+    def fetch(numbers: list[int]) -> Iterator[Any]:
+        for at in range(0, len(numbers), FETCH_AT_ONCE):
+            yield from ray.get([tables[n] for n in numbers[at : at + FETCH_AT_ONCE]])
+
+    return reduce_groups(function, args, keys, *parts, fetch=fetch, sketches_at_once=at_once)
+
+
+def _file_counts(shuffle: _Shuffle, asked: _Asked, answers: list[Answers]) -> None:
+    for rows in shuffle.reduce("count", asked):
+        for key, position, count in zip(rows["key"].tolist(), rows["item"].tolist(), rows["count"].tolist(),
+                                        strict=True):
             answers[position // BATCH_SIZE]["line"][position, key] = count
 
 
-def _file_exact(shuffle: _Shuffle, parts: list[list[Any]], answers: list[Answers]) -> None:
-    for rows in shuffle.reduce("first", parts):
-        for number, earlier, raw_id in zip(rows["item"], rows["earlier"], rows["id"], strict=True):
+def _file_exact(shuffle: _Shuffle, asked: _Asked, answers: list[Answers]) -> None:
+    for rows in shuffle.reduce("first", asked):
+        for number, earlier, raw_id in zip(rows["item"].tolist(), rows["earlier"].tolist(), rows["id"].tolist(),
+                                           strict=True):
             position, paragraph = number >> 32, number & 0xFFFFFFFF
             answers[position // BATCH_SIZE]["para-exact"][position, paragraph] = Ref(
                 _id_text(raw_id), earlier & 0xFFFFFFFF
@@ -481,56 +692,80 @@ class Settled(NamedTuple):
     edges: int
 
 
-def settle(verify: Callable[[Mapping[int, set[int]], set[int] | None], Iterable[Mapping[str, list[Any]]]]) -> Settled:
+#: An edge as the driver keeps it while a band stage settles: 24 bytes (sorted by the later item).
+_EDGE_ROW = np.dtype([("later", np.int64), ("earlier", np.int64), ("score", np.float64)])
+#: A bucket's item found not to be a representative (a band key and an item): 16 bytes.
+_SHADOWED_ROW = np.dtype([("key", np.int64), ("item", np.int64)])
+
+
+def _rows(dtype: np.dtype[Any], **columns: Any) -> Any:
+    rows = np.empty(len(next(iter(columns.values()))), dtype=dtype)
+    for name, values in columns.items():
+        rows[name] = values
+    return rows
+
+
+def settle(verify: Callable[[Mapping[int, set[int]], set[int] | None], Iterable[Mapping[str, Any]]]) -> Settled:
     """Verify the buckets, resolve in input order, and verify again where the rule needs it, until settled.
+
+    The edges and the items found not to be representatives are kept as
+    numpy records (24 and 16 bytes), the ids of the earlier items of edges
+    in a dict; :func:`~dedup.engines.edges.resolve` gets the edges one
+    round at a time.
 
     Args:
         verify: Runs :func:`_bucket` on the buckets (all of them, or those
             of the given keys) with the given forced representatives, and
-            returns the reducers' rows as columns.
+            returns the reducers' rows as columns (arrays or lists).
 
     Raises:
         DedupError: The rounds did not settle in :data:`MAX_ROUNDS`.
     """
-    edges: dict[tuple[int, int], float] = {}
+    edges = np.empty(0, dtype=_EDGE_ROW)
+    shadowed = np.empty(0, dtype=_SHADOWED_ROW)
     ids: dict[int, bytes] = {}
-    shadowed: dict[int, set[int]] = {}
     forced: dict[int, set[int]] = {}
     keys: set[int] | None = None  # every bucket, then those a correction concerns
     comparisons = 0
     for rounds in range(1, MAX_ROUNDS + 1):
-        verified: set[int] = set()
+        found_edges, found_shadowed, verified = [edges], [], []
+        pending = len(edges)
         for rows in verify(forced, keys):
-            for key, row_kind, earlier, later, score, raw_id in zip(
-                rows["key"], rows["kind"], rows["earlier"], rows["later"], rows["score"], rows["id"], strict=True
-            ):
-                if key not in verified:  # this round's view of the bucket replaces the last one's
-                    verified.add(key)
-                    shadowed.pop(key, None)
-                if row_kind == _EDGE:
-                    edges[earlier, later] = score
-                    ids[earlier] = raw_id
-                elif row_kind == _SHADOWED:
-                    shadowed.setdefault(key, set()).add(later)
-                else:
-                    comparisons += later
-        matches = resolve((), (Edge(earlier, later, score) for (earlier, later), score in edges.items()))
-        wrong = {key: {p for p in items if p not in matches} for key, items in shadowed.items()}
-        wrong = {key: items for key, items in wrong.items() if items}
-        if not wrong:
+            kind = np.asarray(rows["kind"], dtype=np.int8)
+            key = np.asarray(rows["key"], dtype=np.int64)
+            earlier, later = np.asarray(rows["earlier"], dtype=np.int64), np.asarray(rows["later"], dtype=np.int64)
+            is_edge, is_shadowed = kind == _EDGE, kind == _SHADOWED
+            verified.append(np.unique(key))
+            found_edges.append(_rows(_EDGE_ROW, later=later[is_edge], earlier=earlier[is_edge],
+                                     score=np.asarray(rows["score"], dtype=np.float64)[is_edge]))
+            pending += int(is_edge.sum())
+            if pending > 2 * len(found_edges[0]) + ROWS_AT_ONCE:  # an edge found in many buckets: keep it once
+                found_edges = [np.unique(np.concatenate(found_edges))]
+                pending = len(found_edges[0])
+            for item, raw_id in zip(earlier[is_edge].tolist(), np.asarray(rows["id"], dtype=object)[is_edge].tolist(),
+                                    strict=True):
+                ids.setdefault(item, raw_id)
+            found_shadowed.append(_rows(_SHADOWED_ROW, key=key[is_shadowed], item=later[is_shadowed]))
+            comparisons += int(later[kind == _COMPARED].sum())
+        if verified:  # this round's view of a bucket replaces the last one's
+            shadowed = shadowed[~np.isin(shadowed["key"], np.concatenate(verified))]
+        shadowed = np.concatenate([shadowed, *found_shadowed])
+        edges = np.unique(np.concatenate(found_edges))  # an edge found in several buckets is kept once
+        matches = resolve((), (Edge(earlier, later, score) for later, earlier, score in edges.tolist()))
+        wrong = shadowed[~np.isin(shadowed["item"], np.fromiter(matches, dtype=np.int64, count=len(matches)))]
+        if not len(wrong):
             return Settled(matches, ids, comparisons, rounds, len(edges))
-        for key, items in wrong.items():
-            forced.setdefault(key, set()).update(items)
-        keys = set(wrong)
+        for key, item in wrong.tolist():
+            forced.setdefault(key, set()).add(item)
+        keys = set(wrong["key"].tolist())
     raise DedupError(f"the matches did not settle in {MAX_ROUNDS} rounds; report it")
 
 
 def _file_matches(
-    shuffle: _Shuffle, kind: str, parts: list[list[Any]], threshold: float, answers: list[Answers],
-    stats: ShuffleStats,
+    shuffle: _Shuffle, kind: str, asked: _Asked, threshold: float, answers: list[Answers], stats: ShuffleStats,
 ) -> None:
     """The band stage of ``kind``: settle the matches on the cluster, and file them by batch."""
-    settled = settle(lambda forced, keys: shuffle.reduce("bucket", parts, (threshold, forced), keys))
+    settled = settle(lambda forced, keys: shuffle.reduce("bucket", asked, (threshold, forced), keys))
     stats.comparisons[kind], stats.rounds[kind], stats.edges[kind] = (
         settled.comparisons, settled.rounds, settled.edges
     )
