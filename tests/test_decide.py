@@ -219,9 +219,9 @@ def test_a_long_paragraph_shaped_like_a_kicker_is_not_removed_before_the_run() -
     assert off_topic(scores, junk, substantial, topic).tolist() == [False, True, True, False]
 
 
-def test_a_lone_last_paragraph_needs_a_teasers_form_to_go() -> None:
-    """A trailing run of one paragraph in plain prose is the article's own ending; with a kicker or a cut
-    sentence it is a teaser. Runs of two or more are judged by their scores alone."""
+def test_a_trailing_run_needs_a_teasers_form_to_go() -> None:
+    """A trailing run in plain prose is the article's own ending; with a kicker or a cut sentence in it,
+    it is teasers."""
     topic = TopicConfig()
     scores = np.array([0.05, 0.1, 0.1, 0.97])
     junk = np.zeros(4, dtype=bool)
@@ -232,4 +232,6 @@ def test_a_lone_last_paragraph_needs_a_teasers_form_to_go() -> None:
     assert off_topic(scores, junk, substantial, topic, teaser_form=kicker).tolist() == [False, False, False, True]
     assert off_topic(scores, junk, substantial, topic).tolist() == [False, False, False, True]
     two = np.array([0.05, 0.1, 0.97, 0.97])
-    assert off_topic(two, junk, substantial, topic, teaser_form=plain).tolist() == [False, False, True, True]
+    assert off_topic(two, junk, substantial, topic, teaser_form=plain).tolist() == [False] * 4
+    one_cut = np.array([False, False, True, False])
+    assert off_topic(two, junk, substantial, topic, teaser_form=one_cut).tolist() == [False, False, True, True]
