@@ -99,11 +99,6 @@ TRAILER_MIN_BEFORE = 600
 #: paragraph under a label).
 JUNK_MAX_CHARS = 1000
 
-#: A paragraph longer than :data:`JUNK_MAX_CHARS` stays in a trailing run only when its off-topic
-#: probability reaches this; below it, it belongs and ends the run. Teasers are a sentence or two cut
-#: short; a long paragraph the model is unsure of is a section of the article on a subtopic.
-LONG_TEASER_SCORE = 0.8
-
 
 def off_topic(
     scores: np.ndarray,
@@ -118,9 +113,7 @@ def off_topic(
     The trailing run is the suffix whose summed log-odds against
     ``topic.threshold`` is largest (when positive): a change point after
     which the text stays off-topic. One borderline teaser among clear ones
-    goes with them; a paragraph that clearly belongs ends the run (as does
-    one longer than :data:`JUNK_MAX_CHARS` scoring under
-    :data:`LONG_TEASER_SCORE`), and the
+    goes with them; a paragraph that clearly belongs ends the run, and the
     run starts at a substantial paragraph (a teaser, a widget), never at a
     short plain line: articles end in lists of names and fixtures, and those
     are theirs. The run never holds more than :data:`TRAILER_MAX_SHARE` of
@@ -173,10 +166,7 @@ def trailer_start(
     See :func:`off_topic` for the rule.
     """
     m = len(scores)
-    clearly = scores < CLEARLY_BELONGS * topic.threshold
-    if lengths is not None:
-        clearly |= (lengths > JUNK_MAX_CHARS) & (scores < LONG_TEASER_SCORE)
-    belongs = np.flatnonzero(clearly)
+    belongs = np.flatnonzero(scores < CLEARLY_BELONGS * topic.threshold)
     first = int(belongs[-1]) + 1 if len(belongs) else 0
     end = m
     if first < m and scores[-1] >= topic.threshold:

@@ -12,8 +12,6 @@ import dedup
 from dedup.config import TopicConfig
 from dedup.data import Decision, Reason, Ref
 from dedup.decide import (
-    JUNK_MAX_CHARS,
-    LONG_TEASER_SCORE,
     TRAILER_MIN_BEFORE,
     furniture_decisions,
     off_topic,
@@ -178,18 +176,6 @@ def test_a_trailing_run_follows_enough_text_to_have_a_topic() -> None:
     assert off_topic(scores, junk, substantial, TOPIC, np.array([before, before, 300])).tolist() == [
         False, False, True
     ]
-
-
-def test_a_long_paragraph_the_model_is_unsure_of_ends_a_trailing_run() -> None:
-    """Teasers are short: a long section on a subtopic scoring 0.6 belongs, unless the model is sure."""
-    scores = np.array([0.01, 0.02, 0.6, 0.99])
-    junk, substantial = np.zeros(4, dtype=bool), np.ones(4, dtype=bool)
-    short = np.array([900, 800, 300, 300])
-    assert off_topic(scores, junk, substantial, TOPIC, short).tolist() == [False, False, True, True]
-    long_section = np.array([900, 800, JUNK_MAX_CHARS + 1, 300])
-    assert off_topic(scores, junk, substantial, TOPIC, long_section).tolist() == [False, False, False, True]
-    sure = np.array([0.01, 0.02, LONG_TEASER_SCORE, 0.99])
-    assert off_topic(sure, junk, substantial, TOPIC, long_section).tolist() == [False, False, True, True]
 
 
 def test_furniture_decisions_keep_earlier_removals_and_never_empty_a_document() -> None:
