@@ -123,9 +123,10 @@ def off_topic(
     paragraphs in plain prose are the article's own ending far more often
     than teasers (on unedited BBC articles, 15 of the 25 false removals were
     a lone last paragraph; requiring the form of runs of any length took
-    those articles' false removals from 9 lines to 5). Before the run, only paragraphs shaped like
-    page furniture (captions, chrome, kickers) and no longer than
-    :data:`JUNK_MAX_CHARS` are removed, at ``topic.inner_threshold``.
+    those articles' false removals from 9 lines to 5). Before the run,
+    only paragraphs shaped like page furniture (captions, chrome, kickers)
+    and no longer than :data:`JUNK_MAX_CHARS` are removed, at
+    ``topic.inner_threshold``.
 
     Args:
         scores: Off-topic probabilities, in document order.
