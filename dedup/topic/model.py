@@ -251,8 +251,8 @@ class TopicModel(BaseEstimator):
     def teaser_form(matrix: np.ndarray) -> np.ndarray:
         """Which rows have a form that marks text added to a page: a kicker, a cut sentence, a caption, chrome.
 
-        The decide stage lets a trailing run of one paragraph go only when it
-        has such a form (:func:`dedup.decide.off_topic`).
+        The decide stage lets a trailing run go only when one of its
+        paragraphs has such a form (:func:`dedup.decide.off_topic`).
         """
         return (
             (matrix[:, Signal.KICKER] > 0)
