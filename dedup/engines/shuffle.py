@@ -427,10 +427,9 @@ def reduce_groups(
         args: The function's arguments after the group (``(threshold, forced)`` for ``"bucket"``).
         keys: Only the groups of these keys (a correction round), or all when ``None``.
         parts: Every worker's rows for this reducer.
-        fetch: For ``"bucket"`` on rows of a key and an item only: given
-            batch numbers, the (item, sketch, id) tables of those batches
-            (:func:`ask_batch`'s second table). Rows that carry their
-            ``sketch`` and ``id`` need none.
+        fetch: For ``"bucket"`` (rows of a key and an item): given batch
+            numbers, the (item, sketch, id) tables of those batches
+            (:func:`ask_batch`'s second table).
         sketches_at_once: The sketches of about this many rows of buckets
             are joined in at a time (:data:`SKETCHES_AT_ONCE` when ``None``).
 
@@ -503,12 +502,6 @@ def _verify_buckets(
     at_once: int, out: _Rows,
 ) -> None:
     """:func:`_bucket` on each group, with the sketches of about ``at_once`` rows of groups joined in at a time."""
-    if "sketch" in table.column_names:
-        whole = table.select(["item", "sketch", "id"])
-
-        def fetch(_: list[int]) -> Iterable[Any]:
-            return [whole]
-
     if fetch is None:
         raise DedupError("a band bucket's rows carry no sketches, and no batches to fetch them from; report it")
     threshold, forced = args
