@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure(Path(corpus), Path(output), engine, int(workers))))
         return 0
     identical = True
-    runs_per_size = 0
+    # One run per corpus has nothing to be compared with: say so rather than "identical".
+    compared = len(args.workers.split(",")) * len(args.engines.split(",")) > 1
     print(f"load before: {os.getloadavg()[0]:.1f}")
     print("| MB | documents | engine | CPUs | seconds | documents/s | MB/s | driver peak RSS MiB | private MiB "
           "| Ray start s | analysis wait s | shuffles s |")
@@ -140,9 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"{row['documents'] / row['seconds']:.0f} | {size / 1e6 / row['seconds']:.2f} | "
                           f"{row['peak_mib']:.0f} | {row['private_peak_mib']:.0f} | {ray_parts} |", flush=True)
             identical = identical and len(outputs) == 1
-            runs_per_size = max(runs_per_size, len(args.workers.split(",")) * len(args.engines.split(",")))
-    # One run per corpus has nothing to be compared with: say so rather than "identical".
-    verdict = identical if runs_per_size > 1 else "not compared (one run per corpus)"
+    verdict = identical if compared else "not compared (one run per corpus)"
     print(f"outputs and reports identical: {verdict}; load after: {os.getloadavg()[0]:.1f}")
     return 0 if identical else 1
 

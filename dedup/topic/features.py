@@ -43,6 +43,7 @@ Signals (see ``docs/topic.md``):
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -474,9 +475,9 @@ def _assemble(
 def recurring_labels(doc: np.ndarray, paragraphs: Sequence[str]) -> np.ndarray:
     """Which of some kicker paragraphs open with a label that another of their document's opens with.
 
-    Each teaser appended to an article carries
-    its own kicker; a label found twice in one document is a speaker's name
-    (a transcript, an interview) or a section label of the article itself.
+    Each teaser appended to an article carries its own kicker; a label
+    found twice in one document is a speaker's name (a transcript, an
+    interview) or a section label of the article itself.
 
     Args:
         doc: Each paragraph's document.
@@ -487,9 +488,7 @@ def recurring_labels(doc: np.ndarray, paragraphs: Sequence[str]) -> np.ndarray:
         array([ True, False,  True, False])
     """
     keys = [(int(d), (kicker_label(p) or "").casefold()) for d, p in zip(doc.tolist(), paragraphs, strict=True)]
-    counts: dict[tuple[int, str], int] = {}
-    for key in keys:
-        counts[key] = counts.get(key, 0) + 1
+    counts = Counter(keys)
     return np.array([counts[key] > 1 for key in keys], dtype=bool)
 
 
