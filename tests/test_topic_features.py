@@ -61,13 +61,8 @@ def test_large_documents_score_in_blocks(model: TopicModel) -> None:
     assert np.allclose(matrix[:200, Signal.BEST_EARLIER], small[:, Signal.BEST_EARLIER])
 
 
-def test_unseen_script_is_flagged_as_unknown(model: TopicModel) -> None:
-    matrix = model.signals(["中国在世界各地设立了一百多个非官方的警察站。", "意大利的警察站数量最多。"])
-    assert matrix[:, Signal.KNOWN].max() < 0.5
-
-
 def _by_definition(model: TopicModel, paragraphs: list[str], block: int | None) -> dict[Signal, np.ndarray]:
-    """The cosine signals and ``known`` straight from their definitions, with dense all-pairs matrices.
+    """The cosine signals straight from their definitions, with dense all-pairs matrices.
 
     ``block``: ``best_earlier`` of a paragraph in block ``b`` looks back to the
     start of block ``b - 1``; ``None``: at every earlier paragraph.
@@ -103,12 +98,10 @@ def _by_definition(model: TopicModel, paragraphs: list[str], block: int | None) 
         [sim[i, (0 if block is None else max(0, (i // block - 1) * block)) : i].max(initial=-np.inf) for i in range(m)]
     )
     earlier[0] = lead[0]
-    seen = model.seen_[columns] > 0
-    known = np.array([seen[np.unique(np.searchsorted(columns, b))].mean() if len(b) else 0.0 for b in buckets])
     cosines = {
         Signal.COHESION: cohesion, Signal.PREFIX: prefix, Signal.LEAD: lead, Signal.BEST_EARLIER: earlier,
     }
-    return {signal: np.log(value + 0.005) for signal, value in cosines.items()} | {Signal.KNOWN: known}
+    return {signal: np.log(value + 0.005) for signal, value in cosines.items()}
 
 
 def _long_document() -> list[str]:

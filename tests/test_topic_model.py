@@ -8,6 +8,7 @@ kind of input.
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -274,6 +275,39 @@ def test_load_rejects_other_signals(tmp_path: Path, fitted: TopicModel) -> None:
     arrays["header"] = np.frombuffer(header.encode(), dtype=np.uint8)
     np.savez(path, **arrays)
     with pytest.raises(ModelError, match="fitted on other signals"):
+        TopicModel.load(path)
+
+
+def _as_version_1(path: Path, known_coef: float) -> None:
+    """Rewrite a saved model as version 1 wrote it: a ``known`` column after the last signal."""
+    with np.load(path, allow_pickle=False) as data:
+        arrays = dict(data)
+    header = json.loads(bytes(arrays["header"]).decode())
+    header["version"], header["features"] = 1, [*header["features"], "known"]
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    arrays["mean"], arrays["scale"] = np.append(arrays["mean"], 1.0), np.append(arrays["scale"], 1.0)
+    arrays["coef"] = np.append(arrays["coef"], known_coef)
+    np.savez(path, **arrays)
+
+
+def test_a_version_1_model_loads_without_its_known_column(tmp_path: Path, fitted: TopicModel) -> None:
+    """Version 1 fitted ``known`` with the IDF on the same documents: constant, weightless, dropped on load."""
+    path = tmp_path / "model.npz"
+    fitted.save(path)
+    current = TopicModel.load(path)
+    _as_version_1(path, 0.0)
+    loaded = TopicModel.load(path)
+    assert np.array_equal(loaded.coef_, current.coef_)
+    X, _ = _training()
+    for a, b in zip(loaded.score_samples(X), current.score_samples(X), strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_a_version_1_model_that_weighs_known_is_refused(tmp_path: Path, fitted: TopicModel) -> None:
+    path = tmp_path / "model.npz"
+    fitted.save(path)
+    _as_version_1(path, 0.5)
+    with pytest.raises(ModelError, match=r"weighs the `known` signal, which dedup no longer has; create one with"):
         TopicModel.load(path)
 
 

@@ -36,8 +36,6 @@ Signals (see ``docs/topic.md``):
   ``short_plain``: a short line with no caption or chrome shape: too short
   for cohesion to say much, and often the article's own list item.
 - ``log_length``, ``length_ratio``: length, and length against the median.
-- ``known``: the share of the paragraph's shingle buckets that occurred in
-  the documents the IDF table was fitted on.
 """
 
 from __future__ import annotations
@@ -80,7 +78,6 @@ class Signal(IntEnum):
     SHORT_PLAIN = 13
     LOG_LENGTH = 14
     LENGTH_RATIO = 15
-    KNOWN = 16
 
 
 #: The signal names, in column order.
@@ -130,14 +127,12 @@ class SignalBuilder:
 
     Attributes:
         idf: IDF weight of each hash bucket (the number of buckets is a power of two).
-        seen: 1.0 for each bucket the IDF table saw in fitting, else 0.0.
         shingle_size: Characters per shingle.
         lead_weight: Extra centroid weight of the first paragraph.
         decay: How fast later paragraphs lose centroid weight.
     """
 
     idf: np.ndarray
-    seen: np.ndarray
     shingle_size: int
     lead_weight: float
     decay: float
@@ -194,8 +189,8 @@ class SignalBuilder:
 
     def _entries(
         self, hashes: Sequence[np.ndarray], row_doc: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The L2-normalised TF-IDF entries of some paragraphs, and their ``known`` signal.
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The L2-normalised TF-IDF entries of some paragraphs.
 
         The arithmetic is scikit-learn's ``TfidfTransformer(sublinear_tf=True)``
         to the last bit: ``1 + log(count)`` times the IDF, each row divided by
@@ -206,7 +201,7 @@ class SignalBuilder:
             row_doc: Each paragraph's document, if they are of several.
 
         Returns:
-            ``(row, new_column, bucket, value, known)``: the entries sorted by
+            ``(row, new_column, bucket, value)``: the entries sorted by
             bucket, then row; ``new_column`` marks where a (bucket, document)
             column begins, so that they are a CSC matrix as they stand.
         """
@@ -259,9 +254,7 @@ class SignalBuilder:
         value += 1.0
         value *= self.idf[bucket]
         value /= np.sqrt(np.bincount(row, weights=value * value, minlength=n))[row]
-        known = np.bincount(row, weights=self.seen[bucket], minlength=n).astype(np.float64)  # int64 when empty
-        known /= np.maximum(np.bincount(row, minlength=n), 1)
-        return row, new_column, bucket, value, known
+        return row, new_column, bucket, value
 
     def _weights(self, lengths: np.ndarray, local: np.ndarray) -> np.ndarray:
         weight = np.minimum(1.0, np.sqrt(lengths / 200.0)) / (1.0 + self.decay * local)
@@ -288,7 +281,7 @@ class SignalBuilder:
         np.cumsum(sizes, out=starts[1:])
         row_doc = np.repeat(np.arange(len(group)), sizes)
         local = np.arange(len(paragraphs)) - starts[row_doc]
-        row, new_column, _, value, known = self._entries([h for k in group for h in hashes[k]], row_doc)
+        row, new_column, _, value = self._entries([h for k in group for h in hashes[k]], row_doc)
         columns = _csc(row, new_column, value, len(paragraphs))
         # Columns are (bucket, document) pairs: the product holds each document's pairs only.
         products = (columns.tocsr() @ columns.T).tocoo()
@@ -302,7 +295,6 @@ class SignalBuilder:
         cosines = _group_cosines(gram, tri_start, local, starts, row_doc, self._weights(lengths, local))
         for signal, values in zip(COSINES, cosines, strict=True):
             features[:, signal] = values
-        features[:, Signal.KNOWN] = known
         _assemble(paragraphs, lengths, local, starts, row_doc, features)
         for i, k in enumerate(group):
             out[k] = features[starts[i] : starts[i + 1]]
@@ -317,20 +309,20 @@ class SignalBuilder:
         _assemble(paragraphs, lengths, local, np.array([0, m]), None, out)
         return out
 
-    def _block_rows(self, hashes: Sequence[np.ndarray]) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
+    def _block_rows(self, hashes: Sequence[np.ndarray]) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
         """TF-IDF rows of consecutive paragraphs of one document, over the buckets they use.
 
         Returns:
-            ``(rows, buckets, known, squared_norms)``: ``rows`` is CSR, column
+            ``(rows, buckets, squared_norms)``: ``rows`` is CSR, column
             ``j`` standing for bucket ``buckets[j]``.
         """
         n = len(hashes)
-        row, new_column, bucket, value, known = self._entries(hashes)
+        row, new_column, bucket, value = self._entries(hashes)
         rows = _csc(row, new_column, value, n).tocsr()
-        return rows, bucket[new_column], known, np.bincount(row, weights=value * value, minlength=n)
+        return rows, bucket[new_column], np.bincount(row, weights=value * value, minlength=n)
 
     def _blocked_cosines(self, hashes: Sequence[np.ndarray], weight: np.ndarray, out: np.ndarray) -> None:
-        """The cosine signals and ``known`` of one document, a span of blocks at a time.
+        """The cosine signals of one document, a span of blocks at a time.
 
         A first pass accumulates what needs the whole document (the weighted
         centroid, the lead paragraph, per-row norms); a second computes the
@@ -343,9 +335,9 @@ class SignalBuilder:
         Args:
             hashes: The document's shingle hashes, one array per paragraph.
             weight: Each paragraph's centroid weight.
-            out: The document's signal matrix: the :data:`COSINES` and
-                ``known`` go to their columns (held there rather than twice:
-                a document may have millions of paragraphs).
+            out: The document's signal matrix: the :data:`COSINES` go to
+                their columns (held there rather than twice: a document may
+                have millions of paragraphs).
         """
         m = len(hashes)
         spans = _spans(np.fromiter(map(len, hashes), np.int64, m))
@@ -353,11 +345,11 @@ class SignalBuilder:
         centroid = np.zeros(n_features)
         used = np.zeros(n_features, dtype=bool)
         head = np.zeros(n_features)  # the lead paragraph's vector
-        diag, lead, earlier, known = np.empty(m), out[:, Signal.LEAD], out[:, Signal.BEST_EARLIER], out[:, Signal.KNOWN]
+        diag, lead, earlier = np.empty(m), out[:, Signal.LEAD], out[:, Signal.BEST_EARLIER]
         kept: list[tuple[sp.csr_matrix, np.ndarray]] | None = []
         kept_size = 0
         for s, e in spans:
-            rows, buckets, known[s:e], diag[s:e] = self._block_rows(hashes[s:e])
+            rows, buckets, diag[s:e] = self._block_rows(hashes[s:e])
             if s == 0:
                 lead_row = rows[0]
                 head[buckets[lead_row.indices]] = lead_row.data
@@ -392,7 +384,7 @@ class SignalBuilder:
             running = np.zeros(n_features)  # sum of w_j x_j over the rows swept so far
             for s, e in spans:
                 lo = max(s - _BLOCK, 0)  # the block before, for best_earlier
-                rows, buckets, _, _ = self._block_rows(hashes[lo:e])
+                rows, buckets, _ = self._block_rows(hashes[lo:e])
                 partial = running[buckets]
                 _sweep(rows, lo, s - lo, weight, centroid[buckets], partial, False, (sw, dots, earlier))
                 running[buckets] = partial
@@ -417,8 +409,7 @@ def _assemble(
         local: Their positions in their documents.
         starts: Where each document begins.
         row_doc: Each row's document, or ``None`` for one document.
-        out: The matrix, its :data:`COSINES` and ``known`` columns
-            filled in.
+        out: The matrix, its :data:`COSINES` columns filled in.
     """
     n = len(lengths)
     sizes = np.diff(starts)

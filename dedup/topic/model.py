@@ -42,7 +42,11 @@ from dedup.errors import InputError, ModelError, reading_model
 from dedup.topic.features import FEATURES, Signal, SignalBuilder, bucket_counts, paragraph_hashes
 
 FORMAT = "dedup-topic-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Version 1 also held a ``known`` signal after the last of :data:`FEATURES`: the share of a
+#: paragraph's buckets the IDF table saw. Fitted with the IDF on the same documents, it was 1
+#: for every paragraph and got no weight; such a file loads with that column left out.
+_V1_FEATURES = [*FEATURES, "known"]
 
 _ROWS = 1 << 16  # rows of a signal matrix standardised at once
 
@@ -332,9 +336,10 @@ class TopicModel(BaseEstimator):
         fix = "create one with `dedup fit-topic`"
         with reading_model(path, "topic", fix), np.load(path, allow_pickle=False) as data:
             header = json.loads(bytes(data["header"]).decode())
-            if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
+            if header.get("format") != FORMAT or header.get("version") not in (1, FORMAT_VERSION):
                 raise ModelError(f"{path}: not a dedup topic model (format {header.get('format')!r})")
-            if header.get("features") != list(FEATURES):
+            old = header.get("version") == 1 and header.get("features") == _V1_FEATURES
+            if header.get("features") != list(FEATURES) and not old:
                 raise ModelError(f"{path}: the model was fitted on other signals: {header.get('features')}")
             model = cls(**header["params"])
             idf = np.full(model.n_features, data["idf_unseen"], dtype=np.float32)
@@ -346,6 +351,10 @@ class TopicModel(BaseEstimator):
             model.seen_ = np.zeros(model.n_features)
             model.seen_[seen] = 1.0
             model.mean_, model.scale_, model.coef_ = data["mean"], data["scale"], data["coef"]
+            if old and len(model.coef_) == len(_V1_FEATURES):
+                if model.coef_[-1] != 0.0:
+                    raise ModelError(f"{path}: the model weighs the `known` signal, which dedup no longer has; {fix}")
+                model.mean_, model.scale_, model.coef_ = model.mean_[:-1], model.scale_[:-1], model.coef_[:-1]
             if not (len(model.mean_) == len(model.scale_) == len(model.coef_) == len(FEATURES)):
                 raise ModelError(f"{path}: coefficient arrays do not match the {len(FEATURES)} signals")
             model.intercept_ = float(header["intercept"])
@@ -375,7 +384,6 @@ class TopicModel(BaseEstimator):
     def _builder(self) -> SignalBuilder:
         return SignalBuilder(
             idf=self._idf64,
-            seen=self.seen_,
             shingle_size=self.shingle_size,
             lead_weight=self.lead_weight,
             decay=self.decay,
