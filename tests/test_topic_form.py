@@ -55,6 +55,10 @@ LONG = "Officials said the talks would resume next week in Geneva, where both de
         ("Most read", "chrome", 1.0),
         ("Home > News > World", "chrome", 1.0),
         ("© 2005 BBC", "chrome", 1.0),
+        ("Copyright 2012 The Associated Press. All rights reserved.", "chrome", 1.0),
+        ("The council approved the budget. Share this article", "chrome", 1.0),  # four words: no sentence
+        # An article's sentence with a credit after it: the notice follows eight words that ended a sentence.
+        ("I still cannot believe that this is a pencil drawing. Artwork and photos © DiegoKoi", "chrome", 0.0),
         ("Sign up to our morning newsletter", "chrome", 1.0),
         ("News  Sport  Weather  Travel", "chrome", 1.0),
         ("The share price fell sharply on Monday.", "chrome", 0.0),

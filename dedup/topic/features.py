@@ -87,7 +87,8 @@ COSINES = (Signal.COHESION, Signal.PREFIX, Signal.LEAD, Signal.BEST_EARLIER)
 #: What the signals measure, as a number: part of an index's settings (see
 #: :meth:`dedup.config.Config.index_settings`), since a change to it changes what the topic stage
 #: keeps. 2: a label that recurs in a document is no kicker; a dated line is not under a header.
-SIGNALS_VERSION = 2
+#: 3: a notice or credit after an ended sentence of eight words does not make the line chrome.
+SIGNALS_VERSION = 3
 _FORM_COLUMNS = np.array([Signal[name.upper()] for name in FORM_SIGNALS])
 _EPS = 0.005  # added to the cosines before their logarithm
 # What dates a byline or a dateline: a year of the last two centuries or a time of day.

@@ -76,6 +76,9 @@ _CHROME_ANYWHERE = re.compile(
     r"printable version\b)|©",
     re.IGNORECASE,
 )
+# A line whose notice ("©", "subscribe") follows an ended sentence of this many words is the article's.
+_SENTENCE_WORDS = 8
+_SENTENCE_END = frozenset(".!?…")
 # Three or more short items joined by separators: a menu or a breadcrumb.
 _MENU = re.compile(
     r"^[^|·•»>/]{1,30}(?:(?:[|·•»]|\s[>/]\s)[^|·•»>/]{1,30}){2,}$"
@@ -98,8 +101,22 @@ def form_signals(text: str) -> tuple[float, float, float, float]:
     if len(stripped) > 160:  # captions and chrome are short: spare long paragraphs the searches
         return unterminated, kicker, 0.0, 0.0
     caption = bool(_CAPTION_START.match(stripped) or _CAPTION_ANYWHERE.search(stripped)) or _credit(stripped)
-    chrome = bool(_CHROME_START.match(stripped) or _CHROME_ANYWHERE.search(stripped) or _MENU.match(stripped))
+    notice = _CHROME_ANYWHERE.search(stripped)
+    if notice is not None and _sentence_before(stripped[: notice.start()]):
+        notice = None  # a sentence of the article with a credit or a notice after it
+    chrome = bool(_CHROME_START.match(stripped) or notice or _MENU.match(stripped))
     return unterminated, kicker, float(caption), float(chrome)
+
+
+def _sentence_before(head: str) -> bool:
+    """Whether ``head`` holds a sentence of at least :data:`_SENTENCE_WORDS` words that has ended.
+
+    Example:
+        >>> _sentence_before("I still can't believe this is a pencil drawing. Photos "), _sentence_before("")
+        (True, False)
+    """
+    words = head.split()
+    return any(word.rstrip("'\"”’)")[-1:] in _SENTENCE_END for word in words[_SENTENCE_WORDS - 1 :])
 
 
 def _kicker(stripped: str) -> bool:
