@@ -284,6 +284,7 @@ def _topic_stage(work: list[_Work], config: Config, model: TopicModel) -> None:
                 lengths=np.fromiter((len(item.texts[i]) for i in kept), np.int64, len(kept)),
                 furniture_shaped=model.furniture_shaped(matrix),
                 teaser_form=model.teaser_form(matrix),
+                captions=model.captions(matrix),
             )
             removed = sum(d.kept for d in item.decisions) < len(kept)
             item.decisions, heirs = decide.promote_copies(item.decisions)

@@ -295,19 +295,21 @@ class Config:
         every repeat and document setting (thresholds, which stages are on,
         the boilerplate settings); and the topic stage, whose removals change
         the text a document is indexed by: on or off, its thresholds and
-        rounds, and the model's identity (``"default"`` for the shipped model,
-        else ``"file"``) with the SHA-256 of its content (see
-        :func:`model_digest`). The model's path is left out on purpose: the
-        same model at another path (on another machine sharing a Redis index)
-        builds the same index. What a paragraph is (the ``paragraphs`` mode,
-        and for ``auto`` the version of its rule) is in: it decides the
-        paragraphs an index holds. The input field names and limits are left
-        out: they decide which records are read, not what an index holds.
+        rounds, the versions of its signals and of its removal rules, and the
+        model's identity (``"default"`` for the shipped model, else
+        ``"file"``) with the SHA-256 of its content (see :func:`model_digest`).
+        The model's path is left out on purpose: the same model at another
+        path (on another machine sharing a Redis index) builds the same index.
+        What a paragraph is (the ``paragraphs`` mode, and for ``auto`` the
+        version of its rule) is in: it decides the paragraphs an index holds.
+        The input field names and limits are left out: they decide which
+        records are read, not what an index holds.
 
         Raises:
             ModelError: The topic stage is on and its model file cannot be read.
         """
         # Imported here: dedup.minhash imports this module.
+        from dedup.decide import TOPIC_RULES_VERSION
         from dedup.minhash import RECALL_SLACK, SKETCH_BITS
         from dedup.region import RULE_VERSION as REGION_RULE_VERSION
         from dedup.split import AUTO_RULE_VERSION
@@ -322,6 +324,7 @@ class Config:
                 model="default" if self.topic.model is None else "file",
                 model_sha256=model_digest(self.topic.model),
                 signals=SIGNALS_VERSION,
+                rules=TOPIC_RULES_VERSION,
             )
         furniture: dict[str, Any] = {
             "enabled": self.furniture.enabled,

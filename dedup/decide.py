@@ -73,6 +73,11 @@ def repeat_decisions(doc_id: str, repeats: Sequence[Repeat | None]) -> list[Deci
     return out
 
 
+#: Changes whenever a rule of the topic stage below changes what it removes (the trailing run, the
+#: furniture shapes before it, the gallery rule): part of an index's settings, like the signals'
+#: version (:meth:`dedup.config.Config.index_settings`). 1: the gallery rule.
+TOPIC_RULES_VERSION = 1
+
 #: An off-topic probability below this share of the threshold ends a trailing run.
 CLEARLY_BELONGS = 0.4
 
@@ -99,6 +104,11 @@ TRAILER_MIN_BEFORE = 600
 #: paragraph under a label).
 JUNK_MAX_CHARS = 1000
 
+#: The share of a document's characters from which its captions are its content: a photo gallery is
+#: an introduction and captions, and the captions are what the page is (on real pages, gallery golds
+#: keep them; in the BBC benchmark, captions added to an article hold a few per cent of its text).
+GALLERY_SHARE = 0.5
+
 
 def off_topic(
     scores: np.ndarray,
@@ -107,6 +117,7 @@ def off_topic(
     topic: TopicConfig,
     lengths: np.ndarray | None = None,
     teaser_form: np.ndarray | None = None,
+    captions: np.ndarray | None = None,
 ) -> np.ndarray:
     """Which of a document's (non-repeat) paragraphs are off-topic.
 
@@ -126,7 +137,9 @@ def off_topic(
     those articles' false removals from 9 lines to 5). Before the run,
     only paragraphs shaped like page furniture (captions, chrome, kickers)
     and no longer than :data:`JUNK_MAX_CHARS` are removed, at
-    ``topic.inner_threshold``.
+    ``topic.inner_threshold``; captions are not among them when they hold
+    at least :data:`GALLERY_SHARE` of the text (a photo gallery, whose
+    captions are its content).
 
     Args:
         scores: Off-topic probabilities, in document order.
@@ -136,6 +149,8 @@ def off_topic(
         lengths: The paragraphs' lengths in characters (no length limit when not given).
         teaser_form: Paragraphs with a teaser's form (see :meth:`TopicModel.teaser_form`);
             when not given, a run needs none.
+        captions: Paragraphs with the form of a caption or a photo credit (with
+            ``lengths``, for the gallery rule).
 
     Returns:
         A boolean mask over ``scores``.
@@ -149,6 +164,8 @@ def off_topic(
     inner = (scores[:end] >= topic.inner_threshold) & junk[:end]
     if lengths is not None:
         inner &= lengths[:end] <= JUNK_MAX_CHARS
+        if captions is not None and lengths[captions].sum() >= GALLERY_SHARE * lengths.sum():
+            inner &= ~captions[:end]
     drop[:end] = inner
     if drop.all():
         drop[int(np.argmin(scores))] = False
@@ -200,6 +217,7 @@ def topic_decisions(
     lengths: np.ndarray | None = None,
     furniture_shaped: np.ndarray | None = None,
     teaser_form: np.ndarray | None = None,
+    captions: np.ndarray | None = None,
 ) -> list[Decision]:
     """Apply the topic stage to the paragraphs still kept.
 
@@ -223,9 +241,10 @@ def topic_decisions(
         lengths: The candidates' lengths in characters (see :func:`off_topic`).
         furniture_shaped: Which candidates have the form of page furniture.
         teaser_form: Which candidates have a teaser's form (see :func:`off_topic`).
+        captions: Which candidates have a caption's form (see :func:`off_topic`).
     """
     out = list(decisions)
-    drops = off_topic(scores, junk, substantial, topic, lengths, teaser_form)
+    drops = off_topic(scores, junk, substantial, topic, lengths, teaser_form, captions)
     removed = np.flatnonzero(drops).tolist()
     why = dict(zip(removed, explain(removed), strict=True)) if explain is not None and removed else {}
     for n, (i, drop, score) in enumerate(zip(candidates, drops, scores.tolist(), strict=True)):

@@ -205,6 +205,30 @@ def test_a_long_paragraph_shaped_like_a_kicker_is_not_removed_before_the_run() -
     assert off_topic(scores, junk, substantial, topic).tolist() == [False, True, True, False]
 
 
+def test_a_galleries_captions_are_its_content() -> None:
+    """Captions go as furniture beside an article, but a page that is mostly captions is a photo gallery:
+    they are what it is (from GALLERY_SHARE of its text on)."""
+    from dedup.decide import GALLERY_SHARE
+
+    topic = TopicConfig()
+    scores = np.array([0.05, 0.97, 0.97, 0.97, 0.1])
+    captions = np.array([False, True, True, True, False])
+    substantial = np.ones(5, dtype=bool)
+    article = np.array([600, 40, 40, 40, 600])
+    assert off_topic(scores, captions, substantial, topic, article, None, captions).tolist() == [
+        False, True, True, True, False
+    ]
+    intro = 100
+    gallery = np.array([intro, 120, 120, 120, 60])
+    assert gallery[captions].sum() >= GALLERY_SHARE * gallery.sum()
+    assert off_topic(scores, captions, substantial, topic, gallery, None, captions).tolist() == [False] * 5
+    # other furniture on a gallery page still goes
+    chrome = np.array([False, False, False, False, True])
+    scores[-1] = 0.97
+    kept = off_topic(scores, captions | chrome, substantial, topic, gallery, None, captions)
+    assert kept.tolist() == [False, False, False, False, True]
+
+
 def test_a_trailing_run_needs_a_teasers_form_to_go() -> None:
     """A trailing run in plain prose is the article's own ending; with a kicker or a cut sentence in it,
     it is teasers."""

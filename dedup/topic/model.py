@@ -252,6 +252,11 @@ class TopicModel(BaseEstimator):
         ) & (matrix[:, Signal.KICKER] == 0)
 
     @staticmethod
+    def captions(matrix: np.ndarray) -> np.ndarray:
+        """Which rows have the form of a caption or a photo credit (see :func:`dedup.decide.off_topic`)."""
+        return matrix[:, Signal.CAPTION] > 0
+
+    @staticmethod
     def teaser_form(matrix: np.ndarray) -> np.ndarray:
         """Which rows have a form that marks text added to a page: a kicker, a cut sentence, a caption, chrome.
 
