@@ -75,8 +75,9 @@ def repeat_decisions(doc_id: str, repeats: Sequence[Repeat | None]) -> list[Deci
 
 #: Changes whenever a rule of the topic stage below changes what it removes (the trailing run, the
 #: furniture shapes before it, the gallery rule): part of an index's settings, like the signals'
-#: version (:meth:`dedup.config.Config.index_settings`). 1: the gallery rule.
-TOPIC_RULES_VERSION = 1
+#: version (:meth:`dedup.config.Config.index_settings`). 1: the gallery rule. 2: a teaser's form needs
+#: a teaser's length.
+TOPIC_RULES_VERSION = 2
 
 #: An off-topic probability below this share of the threshold ends a trailing run.
 CLEARLY_BELONGS = 0.4
@@ -104,6 +105,13 @@ TRAILER_MIN_BEFORE = 600
 #: paragraph under a label).
 JUNK_MAX_CHARS = 1000
 
+#: The longest paragraph whose form (a kicker, a cut sentence, a caption, chrome) makes a trailing run
+#: one of teasers. A teaser is another story's lead, cut short; a block of 1,500 characters or more that
+#: does not end like a sentence, or opens with a label, is a section of a long page (on real pages, the
+#: trailing runs that took such blocks were the article's own later sections; 1,000 also spared those,
+#: but let one of the BBC benchmark's appended teasers through).
+TEASER_MAX_CHARS = 1500
+
 #: The share of a document's characters from which its captions are its content: a photo gallery is
 #: an introduction and captions, and the captions are what the page is (on real pages, gallery golds
 #: keep them; in the BBC benchmark, captions added to an article hold a few per cent of its text).
@@ -130,7 +138,8 @@ def off_topic(
     are theirs. The run never holds more than :data:`TRAILER_MAX_SHARE` of
     the document's characters, follows at least :data:`TRAILER_MIN_BEFORE`
     characters of text, and holds a paragraph with a teaser's form
-    (``teaser_form``: a kicker, a cut sentence, a caption or chrome): last
+    (``teaser_form``: a kicker, a cut sentence, a caption or chrome, on a
+    paragraph of at most :data:`TEASER_MAX_CHARS`): last
     paragraphs in plain prose are the article's own ending far more often
     than teasers (on unedited BBC articles, 15 of the 25 false removals were
     a lone last paragraph; requiring the form of runs of any length took
@@ -201,8 +210,10 @@ def trailer_start(
         lengths[end:].sum() > TRAILER_MAX_SHARE * lengths.sum() or lengths[:end].sum() < TRAILER_MIN_BEFORE
     ):
         end = m
-    if teaser_form is not None and not teaser_form[end:].any():
-        end = m
+    if teaser_form is not None:
+        formed = teaser_form[end:] if lengths is None else teaser_form[end:] & (lengths[end:] <= TEASER_MAX_CHARS)
+        if not formed.any():
+            end = m
     return end
 
 

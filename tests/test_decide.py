@@ -245,3 +245,19 @@ def test_a_trailing_run_needs_a_teasers_form_to_go() -> None:
     assert off_topic(two, junk, substantial, topic, teaser_form=plain).tolist() == [False] * 4
     one_cut = np.array([False, False, True, False])
     assert off_topic(two, junk, substantial, topic, teaser_form=one_cut).tolist() == [False, False, True, True]
+
+
+def test_a_long_block_has_no_teasers_form() -> None:
+    """A block of TEASER_MAX_CHARS or more that does not end like a sentence is a long page's section,
+    not another story's lead cut short: it does not make a trailing run one of teasers."""
+    from dedup.decide import TEASER_MAX_CHARS
+
+    topic = TopicConfig()
+    scores = np.array([0.05, 0.1, 0.97])
+    junk = np.zeros(3, dtype=bool)
+    substantial = np.ones(3, dtype=bool)
+    cut = np.array([False, False, True])
+    teaser = np.array([900, 900, 300])
+    section = np.array([900, 900, TEASER_MAX_CHARS + 1])
+    assert off_topic(scores, junk, substantial, topic, teaser, cut).tolist() == [False, False, True]
+    assert off_topic(scores, junk, substantial, topic, section, cut).tolist() == [False, False, False]
