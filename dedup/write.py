@@ -112,10 +112,9 @@ def _atomic_object(uri: str) -> Iterator[IO[bytes]]:
     """:func:`atomic_binary` of an object: a temporary key ``.NAME.RANDOM.partial`` beside it, then a move."""
     location = objstore.locate(uri)
     directory, _, name = location.path.rpartition("/")
-    if not name:
-        raise OutputError("names a prefix, not an object; give the object's key (a name that ends in a file name)",
-                          uri)
-    temporary = f"{directory}/.{name}.{secrets.token_hex(4)}.partial" if directory else f".{name}.partial"
+    if not directory or not name:
+        raise OutputError("names a bucket or a prefix, not an object; give the object's key (bucket/.../name)", uri)
+    temporary = f"{directory}/.{name}.{secrets.token_hex(4)}.partial"
     with objstore.store_errors(uri, location):
         stream = location.fs.open_output_stream(temporary)
     handle = io.BufferedWriter(stream, 1 << 20)

@@ -18,7 +18,7 @@ from dedup.errors import ArgumentError, DedupError, InputError, ObjectStoreError
 from dedup.objstore import is_uri
 from dedup.read import list_inputs
 from dedup.run import clean_files
-from dedup.write import atomic_binary
+from dedup.write import OutputError, atomic_binary
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("pyarrow.fs")
@@ -276,6 +276,27 @@ def test_writing_to_a_missing_bucket_is_named(tmp_path: Path, bucket: str, s3_en
     with pytest.raises(ObjectStoreError) as caught:
         clean_files(uri, "s3://dedup-no-such-bucket/out.jsonl", on_error="skip", workers=1)
     assert "s3://dedup-no-such-bucket/out.jsonl: no such bucket" in str(caught.value)
+
+
+def test_an_output_that_names_a_bucket_is_refused(tmp_path: Path, bucket: str) -> None:
+    source = _write(tmp_path / "in.jsonl", [{"id": "a", "text": "Some text that is long enough to keep."}])
+    with pytest.raises(OutputError, match=f"s3://{bucket}: names a bucket or a prefix, not an object"):
+        clean_files(source, f"s3://{bucket}", workers=1)
+
+
+@pytest.mark.parametrize(
+    ("argument", "output", "message"),
+    [("crawl/", "crawl/out.jsonl", "is inside the input directory"), ("crawl/a.jsonl", "crawl/a.jsonl",
+                                                                        "which is the input")],
+    ids=["inside-the-input-prefix", "the-input-itself"],
+)
+def test_an_output_in_the_inputs_is_a_usage_error(
+    s3_endpoint: str, bucket: str, argument: str, output: str, message: str
+) -> None:
+    _put(s3_endpoint, bucket, "crawl/a.jsonl", _jsonl(_records(20)))
+    with pytest.raises(ArgumentError, match=message):
+        clean_files(f"s3://{bucket}/{argument}", f"s3://{bucket}/{output}", workers=1)
+    assert _keys(s3_endpoint, bucket) == ["crawl/a.jsonl"]
 
 
 def test_an_unreachable_endpoint_says_what_to_check(
