@@ -314,6 +314,8 @@ def test_an_unreachable_endpoint_says_what_to_check(
 def test_refused_credentials_say_where_credentials_come_from(
     tmp_path: Path, bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Keys the store does not know. (Without any keys the SDK's requests are unsigned: S3 answers those
+    403, the same message; moto answers 500, so that case is not tested here.)"""
     settings = pytest.importorskip("moto.settings")
     monkeypatch.setattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)  # moto checks credentials from now on
     with pytest.raises(DedupError) as caught:
