@@ -25,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
@@ -35,7 +34,7 @@ from dedup.errors import ObjectStoreError
 
 INSTALL_HINT = 'object-storage paths need pyarrow: pip install "dedup[s3]" (or "dedup[ray]", which has it)'
 
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")  # two letters or more: C:// is a Windows drive
+_SCHEME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
 _UNREACHABLE = ("NETWORK_CONNECTION", "COULD NOT CONNECT", "COULDN'T CONNECT", "COULD NOT RESOLVE",
                 "COULDN'T RESOLVE", "CURLCODE", "TIMED OUT", "TIMEOUT", "CONNECTION REFUSED")
 _DENIED = ("ACCESS_DENIED", "ACCESSDENIED", "ACCESS DENIED", "INVALID_ACCESS_KEY", "INVALIDACCESSKEY",
@@ -47,8 +46,15 @@ _CREDENTIALS = ("give credentials the store accepts: AWS_ACCESS_KEY_ID and AWS_S
 
 
 def is_uri(path: object) -> bool:
-    """Whether ``path`` is a URI (``scheme://...``) rather than a local path; looks at the string only."""
-    return isinstance(path, str) and _SCHEME.match(path) is not None
+    """Whether ``path`` is a URI (``scheme://...``) rather than a local path; looks at the string only.
+
+    A scheme is a letter then letters, digits, ``+``, ``.`` or ``-``, two
+    characters at least (``C://`` is a Windows drive).
+    """
+    if not isinstance(path, str):
+        return False
+    scheme, found, _ = path.partition("://")
+    return bool(found) and len(scheme) >= 2 and scheme[0].isalpha() and _SCHEME_CHARACTERS.issuperset(scheme)
 
 
 def name_of(path: str) -> str:
@@ -161,8 +167,9 @@ def stat(uri: str) -> Entry:
     return Entry(kind, info.size, info.mtime_ns)
 
 
-def walk(uri: str) -> list[tuple[str, str]]:
-    """The objects under the prefix ``uri``: (URI, path relative to the prefix), sorted by the relative path."""
+def walk(uri: str) -> list[tuple[str, str, int | None]]:
+    """The objects under the prefix ``uri``: (URI, path relative to the prefix, size), sorted by the relative
+    path."""
     from pyarrow import fs
 
     location = locate(uri)
@@ -174,7 +181,7 @@ def walk(uri: str) -> list[tuple[str, str]]:
         if info.type.name != "File" or not info.path.startswith(root + "/"):
             continue
         relative = info.path[len(root) + 1 :]
-        found.append((join(uri, relative), relative))
+        found.append((join(uri, relative), relative, info.size))
     return sorted(found, key=lambda item: item[1])
 
 

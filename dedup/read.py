@@ -65,11 +65,15 @@ class InputFile:
             the id of a text document, and where its output goes in an
             output directory.
         kind: ``"jsonl"``, ``"parquet"`` or ``"txt"``.
+        size: Its size in bytes when the listing gave it (the objects of
+            an object-storage prefix), so that it is not asked for again;
+            ``None`` otherwise.
     """
 
     path: str
     relative: str
     kind: Literal["jsonl", "txt", "parquet"]
+    size: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -151,10 +155,10 @@ def _list_uri(uri: str) -> list[InputFile]:
                 "unknown input type: name JSONL objects *.jsonl[.gz|.zst], Parquet objects *.parquet and text "
                 "objects *.txt", uri,
             )
-        return [InputFile(uri, objstore.name_of(uri).rstrip("/").rsplit("/", 1)[-1], kind)]
+        return [InputFile(uri, objstore.name_of(uri).rstrip("/").rsplit("/", 1)[-1], kind, entry.size)]
     if entry.kind == "missing":
         raise InputError(objstore.missing(uri, objstore.locate(uri)), uri)
-    found = [InputFile(path, relative, kind) for path, relative in objstore.walk(uri)
+    found = [InputFile(path, relative, kind, size) for path, relative, size in objstore.walk(uri)
              if (kind := kind_of(relative)) is not None]
     if not found:
         raise InputError(

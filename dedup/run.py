@@ -895,7 +895,7 @@ def _total_size(files: list[InputFile]) -> int | None:
         if file.path == STDIN:
             return None
         try:
-            total += file_size(file.path)
+            total += file_size(file.path) if file.size is None else file.size
         except OSError:
             return None  # the reader says what is wrong with it
     return total

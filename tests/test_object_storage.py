@@ -154,6 +154,21 @@ def test_a_resumable_run_stamps_objects_and_resumes_to_the_same_output(
     assert (tmp_path / "resumed.jsonl").read_bytes() == (tmp_path / "plain.jsonl").read_bytes()
 
 
+def test_the_endpoint_may_be_given_in_the_uri(
+    tmp_path: Path, s3_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pyarrow's options in the query (as for MinIO without AWS_ENDPOINT_URL): the kind and the output's
+    compression are read from the URI without its query, and a prefix's objects keep the query."""
+    data = _jsonl(_records(40))
+    (tmp_path / "docs.jsonl.gz").write_bytes(gzip.compress(data, mtime=0))
+    _put(s3_endpoint, bucket, "crawl/docs.jsonl.gz", gzip.compress(data, mtime=0))
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    query = f"?endpoint_override={s3_endpoint.removeprefix('http://')}&scheme=http"
+    clean_files(f"s3://{bucket}/crawl/{query}", f"s3://{bucket}/out.jsonl.zst{query}", on_error="skip", workers=1)
+    clean_files(tmp_path / "docs.jsonl.gz", tmp_path / "out.jsonl.zst", on_error="skip", workers=1)
+    assert _get(s3_endpoint, bucket, "out.jsonl.zst") == (tmp_path / "out.jsonl.zst").read_bytes()
+
+
 # -- the Ray engine -----------------------------------------------------------------------------------
 
 
