@@ -192,6 +192,13 @@ def test_ray_workers_read_their_ranges_from_the_store(
 
     clean_files([plain, packed], tmp_path / "local" / "out.jsonl", CROSS, report=tmp_path / "local" / "report.jsonl",
                 summary=tmp_path / "local" / "summary.json", on_error="skip", workers=2)
+
+    def not_here(*args: Any) -> Any:
+        raise AssertionError("the driver read a range that a worker should have read from the store")
+
+    # What the driver calls when a worker does not see the object; the workers import their own, unpatched.
+    monkeypatch.setattr(engine, "count_records", not_here)
+    monkeypatch.setattr(engine, "read_jsonl_range", not_here)
     clean_files(uris, f"s3://{bucket}/ray/out.jsonl", CROSS, report=f"s3://{bucket}/ray/report.jsonl",
                 summary=f"s3://{bucket}/ray/summary.json", on_error="skip", engine="ray", workers=2)
     assert _keys(s3_endpoint, bucket) == [*sorted(f"in/{p.name}" for p in (plain, packed)),
