@@ -321,6 +321,13 @@ def test_an_output_in_the_inputs_is_a_usage_error(
     assert _keys(s3_endpoint, bucket) == ["crawl/a.jsonl"]
 
 
+def test_missing_pyarrow_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "pyarrow", None)
+    with pytest.raises(ObjectStoreError, match=r's3://b/in.jsonl: object-storage paths need pyarrow: pip install '
+                                               r'"dedup\[s3\]"'):
+        clean_files("s3://b/in.jsonl", tmp_path / "out.jsonl")
+
+
 def test_an_unreachable_endpoint_says_what_to_check(
     tmp_path: Path, bucket: str, monkeypatch: pytest.MonkeyPatch, run: Callable[..., Any]
 ) -> None:
