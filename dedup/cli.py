@@ -270,7 +270,8 @@ Example:
 """)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("-o", "--output", required=True, type=click.Path(allow_dash=True),
-              help="JSONL file (.gz/.zst by suffix) or - when every input is JSONL; otherwise a directory.")
+              help="JSONL file (.gz/.zst by suffix) or - when every input is JSONL; otherwise a directory. "
+                   "May be an s3:// or gs:// URI.")
 @click.option("--report", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help="Write one JSONL line per removed paragraph or dropped document.")
 @click.option("--summary", type=click.Path(dir_okay=False, allow_dash=True), default=None,
@@ -284,8 +285,8 @@ Example:
               help="Processes for the per-document work [default: all cores]; output does not depend on it.")
 @click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
               help="On a bad record: stop with exit code 1, or skip it and report it as `invalid`.")
-@click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Record each completed input file in this directory, so that an interrupted run can be "
+@click.option("--state", "state_dir", type=click.Path(file_okay=False), default=None,
+              help="Record each completed input file in this (local) directory, so that an interrupted run can be "
                    "resumed with --resume.")
 @click.option("--resume", is_flag=True,
               help="Continue the run recorded in --state: completed inputs are not read again, and the output "
@@ -317,7 +318,7 @@ def clean(
     html: str | None,
     workers: int | None,
     on_error: Literal["raise", "skip"],
-    state_dir: Path | None,
+    state_dir: str | None,
     resume: bool,
     index: str | None,
     engine: str,
@@ -327,7 +328,8 @@ def clean(
     config_file: str | None,
     **options: Any,
 ) -> None:
-    """Clean INPUTS (.jsonl[.gz|.zst] files, .txt files, directories, or - for JSONL on stdin).
+    """Clean INPUTS (.jsonl[.gz|.zst], .parquet and .txt files, directories, s3:// or gs:// URIs, or - for
+    JSONL on stdin).
 
     When every input is JSONL, OUTPUT is one JSONL file with a line per kept
     document, in input order, with `text` replaced by the cleaned text.

@@ -40,6 +40,24 @@ class InputError(DedupError, ValueError):
         super().__init__(where + message)
 
 
+class ObjectStoreError(DedupError, OSError):
+    """An object-storage URI (``s3://``, ``gs://``, ...) cannot be listed, read or written.
+
+    The store cannot be reached, refuses the credentials, or has no such
+    bucket or object; or pyarrow, which opens these URIs, is not installed.
+    ``strerror`` is the message without the URI, as for a file's ``OSError``.
+
+    Args:
+        message: What went wrong and what to do about it.
+        uri: The URI, as given.
+    """
+
+    def __init__(self, message: str, uri: str) -> None:
+        super().__init__(f"{uri}: {message}")
+        self.uri = uri
+        self.strerror = message
+
+
 class IndexMismatchError(DedupError, ValueError):
     """An index store was built with settings other than the cleaner's."""
 

@@ -16,6 +16,10 @@ Parquet files (``.parquet``, read with ``pyarrow``) hold one record per
 row: the text and id columns as ``--text-field`` and ``--id-field`` name
 them, and other columns, which pass through. A record's errors are JSONL's,
 placed at the row (counted from 1) where JSONL places them at the line.
+
+An input may also be an object-storage URI (``s3://bucket/corpus.jsonl``,
+``gs://bucket/crawl/``; :mod:`dedup.objstore`): an object is read as a file
+of the same name, a prefix as a directory, and errors name the URI.
 """
 
 from __future__ import annotations
@@ -32,9 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, cast
 
+from dedup import objstore
 from dedup.config import InputConfig
 from dedup.data import Document
 from dedup.errors import InputError
+from dedup.objstore import is_uri
 from dedup.split import split_paragraphs
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".ndjson.gz", ".ndjson.zst")
@@ -59,11 +65,15 @@ class InputFile:
             the id of a text document, and where its output goes in an
             output directory.
         kind: ``"jsonl"``, ``"parquet"`` or ``"txt"``.
+        size: Its size in bytes when the listing gave it (the objects of
+            an object-storage prefix), so that it is not asked for again;
+            ``None`` otherwise.
     """
 
     path: str
     relative: str
     kind: Literal["jsonl", "txt", "parquet"]
+    size: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -78,8 +88,8 @@ class InvalidRecord:
 
 
 def kind_of(path: str | Path) -> Literal["jsonl", "txt", "parquet"] | None:
-    """The input kind a file name says, or ``None`` for other files."""
-    name = str(path).lower()
+    """The input kind a file name (or a URI, without its query) says, or ``None`` for other files."""
+    name = objstore.name_of(str(path)).lower()
     if name.endswith(JSONL_SUFFIXES):
         return "jsonl"
     if name.endswith(PARQUET_SUFFIXES):
@@ -103,6 +113,9 @@ def list_inputs(arguments: Iterable[str | Path]) -> list[InputFile]:
     for argument in arguments:
         if str(argument) == STDIN:
             files.append(InputFile(STDIN, "stdin.jsonl", "jsonl"))
+            continue
+        if is_uri(argument):
+            files.extend(_list_uri(str(argument)))
             continue
         path = Path(argument)
         if path.is_dir():
@@ -130,6 +143,28 @@ def list_inputs(arguments: Iterable[str | Path]) -> list[InputFile]:
         else:
             raise InputError("no such file or directory", path)
     return files
+
+
+def _list_uri(uri: str) -> list[InputFile]:
+    """The input files of an object-storage URI: the object it names, or those under the prefix it names."""
+    entry = objstore.stat(uri)
+    if entry.kind == "file":
+        kind = kind_of(uri)
+        if kind is None:
+            raise InputError(
+                "unknown input type: name JSONL objects *.jsonl[.gz|.zst], Parquet objects *.parquet and text "
+                "objects *.txt", uri,
+            )
+        return [InputFile(uri, objstore.name_of(uri).rstrip("/").rsplit("/", 1)[-1], kind, entry.size)]
+    if entry.kind == "missing":
+        raise InputError(objstore.missing(uri, objstore.locate(uri)), uri)
+    found = [InputFile(path, relative, kind, size) for path, relative, size in objstore.walk(uri)
+             if (kind := kind_of(relative)) is not None]
+    if not found:
+        raise InputError(
+            "prefix has no input objects (expected *.jsonl, *.jsonl.gz, *.jsonl.zst, *.parquet or *.txt)", uri
+        )
+    return found
 
 
 def document_from_record(record: Any, config: InputConfig, source: str, line: int | None) -> Document:
@@ -180,6 +215,8 @@ def _open_binary(path: str, on_read: OnRead | None = None) -> IO[bytes]:
             on_read(len(head))
         stream = io.BufferedReader(_Prefixed(head, sys.stdin.buffer, on_read))
         return _decompressed(stream, _compression(head))
+    if is_uri(path):
+        return _open_object(path, on_read)
     lower = path.lower()
     if lower.endswith(".gz"):
         compression: str | None = "gzip"
@@ -192,6 +229,30 @@ def _open_binary(path: str, on_read: OnRead | None = None) -> IO[bytes]:
         return _decompressed(open(path, "rb"), compression)
     counted = io.BufferedReader(_Counted(open(path, "rb", buffering=0), on_read))  # noqa: SIM115 - returned
     return _decompressed(cast(IO[bytes], counted), compression)
+
+
+def _open_object(uri: str, on_read: OnRead | None) -> IO[bytes]:
+    """:func:`_open_binary` of an object in object storage, streamed from the store."""
+    raw = objstore.open_input(uri)
+    stream = io.BufferedReader(_Counted(raw, on_read) if on_read is not None else raw, _OBJECT_BUFFER)
+    lower = objstore.name_of(uri).lower()
+    if lower.endswith(".gz"):
+        compression: str | None = "gzip"
+    elif lower.endswith(".zst"):
+        compression = "zstd"
+    else:
+        try:
+            compression = _compression(stream.peek(len(_ZSTD_MAGIC))[: len(_ZSTD_MAGIC)])
+        except BaseException:
+            stream.close()
+            raise
+    return _decompressed(cast(IO[bytes], stream), compression)
+
+
+#: Bytes asked of an object store at a time when streaming an object, and when looking for the line break
+#: that ends a range (:func:`line_ranges`: the driver reads this much per range, not the corpus).
+_OBJECT_BUFFER = 1 << 20
+_OBJECT_SEEK_BUFFER = 1 << 16
 
 
 class _Counted(io.RawIOBase):
@@ -499,13 +560,31 @@ def is_plain_jsonl(file: InputFile) -> bool:
     Not stdin, not compressed (by name or by its first bytes), and a file
     that can be opened (the readers say what is wrong with one that cannot).
     """
-    if file.kind != "jsonl" or file.path == STDIN or file.path.lower().endswith((".gz", ".zst")):
+    if file.kind != "jsonl" or file.path == STDIN or objstore.name_of(file.path).lower().endswith((".gz", ".zst")):
         return False
     try:
+        if is_uri(file.path):
+            return _compression(objstore.read_range(file.path, 0, len(_ZSTD_MAGIC))) is None
         with open(file.path, "rb") as handle:
             return _compression(handle.read(len(_ZSTD_MAGIC))) is None
     except OSError:
         return False
+
+
+def file_size(path: str) -> int:
+    """The size in bytes of a file, or of an object when ``path`` is a URI.
+
+    Raises:
+        OSError: It cannot be looked at (an :class:`~dedup.errors.ObjectStoreError` for an object).
+    """
+    return objstore.size(path) if is_uri(path) else os.path.getsize(path)
+
+
+def _open_random(path: str) -> IO[bytes]:
+    """A file, or an object when ``path`` is a URI, opened to read with ``seek``."""
+    if is_uri(path):
+        return io.BufferedReader(objstore.open_random(path), _OBJECT_SEEK_BUFFER)
+    return open(path, "rb")
 
 
 def line_ranges(path: str | Path, size: int) -> list[tuple[int, int]]:
@@ -521,9 +600,9 @@ def line_ranges(path: str | Path, size: int) -> list[tuple[int, int]]:
     """
     if size < 1:
         raise ValueError(f"a range has at least one byte, not {size}")
-    total = os.path.getsize(path)
+    total = file_size(str(path))
     ranges = []
-    with open(path, "rb") as handle:
+    with _open_random(str(path)) as handle:
         start = 0
         while start < total:
             handle.seek(min(start + size, total) - 1)
@@ -573,6 +652,8 @@ def read_jsonl_range(
 
 
 def _range(path: str, start: int, end: int) -> IO[bytes]:
+    if is_uri(path):
+        return io.BytesIO(objstore.read_range(path, start, end))
     with open(path, "rb") as handle:
         handle.seek(start)
         return io.BytesIO(handle.read(end - start))
@@ -615,7 +696,7 @@ def read_text(
     """
     skipped = 0
     try:
-        with open(file.path, "rb") as handle:
+        with objstore.open_input(file.path) if is_uri(file.path) else open(file.path, "rb") as handle:
             data = handle.read(config.max_doc_bytes + len(BOM) + 1)  # over the limit, with or without a mark
         if on_read is not None:
             on_read(len(data))
@@ -666,8 +747,8 @@ def read_parquet(
 
     row = told = 0
     try:
-        parquet = pq.ParquetFile(file.path)
-        size, rows = os.path.getsize(file.path), max(1, parquet.metadata.num_rows)
+        parquet = pq.ParquetFile(objstore.open_random(file.path) if is_uri(file.path) else file.path)
+        size, rows = file_size(file.path), max(1, parquet.metadata.num_rows)
         columns = parquet.schema_arrow.names
         if config.text_field not in columns:
             raise InputError(

@@ -41,10 +41,12 @@ from dedup.data import CleanResult, Document, Reason
 from dedup.errors import ArgumentError, InputError
 from dedup.html import HtmlReport, ReportDocument
 from dedup.labelled import read_labelled
+from dedup.objstore import is_uri
+from dedup.objstore import join as join_uri
 from dedup.progress import Meter, ProgressHook
-from dedup.read import STDIN, InputFile, InvalidRecord, OnError, OnRead, kind_of, list_inputs, read_inputs
+from dedup.read import STDIN, InputFile, InvalidRecord, OnError, OnRead, file_size, kind_of, list_inputs, read_inputs
 from dedup.state import RunState, Stamp, file_digest
-from dedup.store import MemoryStore, file_index_path
+from dedup.store import MemoryStore, file_index_path, store_schemes
 from dedup.write import (
     STDOUT,
     ParquetRecords,
@@ -94,9 +96,16 @@ def clean_files(
     directory that mirrors the inputs: a ``.txt`` per kept text document and
     a ``.jsonl`` per JSONL input.
 
+    Inputs and outputs may be object-storage URIs (``s3://bucket/key``,
+    ``gs://``; :mod:`dedup.objstore`) on either engine: an object is read
+    as a file, a prefix as a directory, and each output is written to a
+    temporary key and moved into place when complete. ``state`` and
+    ``index`` are local.
+
     Args:
-        inputs: ``.jsonl[.gz|.zst]`` and ``.txt`` files, directories (walked
-            for those), or ``"-"`` for JSONL on stdin.
+        inputs: ``.jsonl[.gz|.zst]``, ``.parquet`` and ``.txt`` files,
+            directories (walked for those), object-storage URIs of objects or
+            prefixes, or ``"-"`` for JSONL on stdin.
         output: Where the clean documents go.
         config: The settings (``Config()`` when not given).
         report: Where to write one JSONL line per removed paragraph or
@@ -160,6 +169,7 @@ def clean_files(
     )
     _check_arguments(names, targets, on_error, workers, state, resume)
     index_url = None if index is None else os.fspath(index)
+    _check_local(state, index_url)
     if index_url is not None and state is not None and file_index_path(index_url) is None:
         raise ArgumentError(
             "{state} checkpoints the index so that a run can resume, but an index that is not a file ({url}) "
@@ -383,7 +393,7 @@ def _check_arguments(
     if inputs.count(STDIN) > 1:
         raise ArgumentError("- (stdin) can be given once")
     # Resolved: ./out.jsonl is out.jsonl, and a link is its target. A device (/dev/null) may take several.
-    files = [os.path.realpath(path) for _, path in targets.named() if not _is_device(path)]
+    files = [_same_name(path) for _, path in targets.named() if not _is_device(path)]
     named = "{output}, {report}, {summary} and {html}" if targets.html else "{output}, {report} and {summary}"
     if len(set(files)) < len(files):
         raise ArgumentError(f"{named} must be different files")
@@ -395,6 +405,27 @@ def _check_arguments(
         raise ArgumentError("{state} assembles JSONL output: a resumable run cannot write Parquet; use -o *.jsonl")
     if state is not None and STDIN in inputs:
         raise ArgumentError("{state} records completed input files: - (stdin) cannot be resumed")
+
+
+def _check_local(state: PathArg | None, index: str | None) -> None:
+    """Refuse an object-storage URI for the state directory or the index file: they are read and written in place."""
+    if state is not None and is_uri(os.fspath(state)):
+        raise ArgumentError(
+            "{state} must be a local directory, not {path}: a state is rewritten as each input completes; "
+            "object-storage URIs are for inputs and outputs",
+            path=os.fspath(state),
+        )
+    if index is not None and is_uri(index) and index.partition("://")[0] not in store_schemes():
+        raise ArgumentError(
+            "{index} must be a local file (a path or file:///abs/index.npz) or a shared redis:// index, not {path}: "
+            "object-storage URIs are for inputs and outputs; copy the index file here and back",
+            path=index,
+        )
+
+
+def _same_name(path: str) -> str:
+    """What ``path`` names, to compare with other paths: a URI as it is, a local path resolved."""
+    return path if is_uri(path) else os.path.realpath(path)
 
 
 def _check_layout(files: list[InputFile], inputs: list[str], targets: _Targets, annotate: bool) -> bool:
@@ -415,9 +446,10 @@ def _check_layout(files: list[InputFile], inputs: list[str], targets: _Targets, 
         raise ArgumentError("text inputs need an output directory, not - (stdout)")
     if annotate and not one_file:
         raise ArgumentError("{annotate} adds a field to JSON records: it needs JSONL inputs and one output file")
-    if not one_file and Path(output).is_file():
+    local = not is_uri(output)
+    if not one_file and local and Path(output).is_file():
         raise ArgumentError("output {path} is a file, but text inputs need an output directory", path=output)
-    if not all_jsonl and kind_of(output.rstrip("/" + os.sep)) is not None and not Path(output).is_dir():
+    if not all_jsonl and kind_of(output.rstrip("/" + os.sep)) is not None and not (local and Path(output).is_dir()):
         raise ArgumentError(
             "text inputs make the output a directory that mirrors them (a .txt per document), but {path} is "
             "named like a file; give a directory",
@@ -425,7 +457,7 @@ def _check_layout(files: list[InputFile], inputs: list[str], targets: _Targets, 
         )
     if not one_file:
         _check_mirror(files, output)
-    if one_file and output != STDOUT and Path(output).is_dir():
+    if one_file and output != STDOUT and local and Path(output).is_dir():
         raise ArgumentError(
             "output {path} is a directory, but JSONL inputs make one output file; end it with / to write a "
             ".jsonl per input into it",
@@ -439,18 +471,23 @@ def _check_layout(files: list[InputFile], inputs: list[str], targets: _Targets, 
 def _check_not_inside_inputs(inputs: list[str], targets: _Targets) -> None:
     """Refuse outputs inside an input directory: the next run would read them as inputs."""
     for argument in inputs:
-        if argument == STDIN or not os.path.isdir(argument):
+        if is_uri(argument):
+            prefix = argument.partition("?")[0].rstrip("/") + "/"
+            inside = [(name, path) for name, path in targets.named() if path.partition("?")[0].startswith(prefix)]
+        elif argument == STDIN or not os.path.isdir(argument):
             continue
-        directory = os.path.realpath(argument)
-        for name, path in targets.named():
-            real = os.path.realpath(path)
-            if real != directory and os.path.commonpath([real, directory]) == directory:
-                raise ArgumentError(
-                    f"{{{name}}} {{path}} is inside the input directory {{directory}}: a later run over that "
-                    "directory would read it as input; write it outside the inputs",
-                    path=path,
-                    directory=argument,
-                )
+        else:
+            directory = os.path.realpath(argument)
+            inside = [(name, path) for name, path in targets.named() if not is_uri(path)
+                      and (real := os.path.realpath(path)) != directory
+                      and os.path.commonpath([real, directory]) == directory]
+        for name, path in inside:
+            raise ArgumentError(
+                f"{{{name}}} {{path}} is inside the input directory {{directory}}: a later run over that "
+                "directory would read it as input; write it outside the inputs",
+                path=path,
+                directory=argument,
+            )
 
 
 def _check_not_inputs(files: list[InputFile], targets: _Targets, all_jsonl: bool) -> None:
@@ -458,9 +495,11 @@ def _check_not_inputs(files: list[InputFile], targets: _Targets, all_jsonl: bool
     named = [f for f in files if f.path != STDIN]
     if not named:
         return
-    real = {os.path.realpath(f.path): f.path for f in named}
+    real = {_same_name(f.path): f.path for f in named}
     identity = {}
     for f in named:
+        if is_uri(f.path):
+            continue
         with suppress(OSError):
             info = os.stat(f.path)
             identity[(info.st_dev, info.st_ino)] = f.path
@@ -469,10 +508,10 @@ def _check_not_inputs(files: list[InputFile], targets: _Targets, all_jsonl: bool
         if all_jsonl:
             written.append(("output", targets.output))
         else:
-            written += [("output", str(Path(targets.output) / f.relative)) for f in named]
+            written += [("output", _mirrored(targets.output, f.relative)) for f in named]
     for name, path in written:
-        found = real.get(os.path.realpath(path))
-        if found is None:
+        found = real.get(_same_name(path))
+        if found is None and not is_uri(path):
             with suppress(OSError):
                 info = os.stat(path)
                 found = identity.get((info.st_dev, info.st_ino))  # a hard link to an input
@@ -496,7 +535,7 @@ def _check_mirror(files: list[InputFile], output: str) -> None:
                 "or clean them in separate runs",
                 first=other.path,
                 second=file.path,
-                target=Path(output) / file.relative,
+                target=_mirrored(output, file.relative),
             )
 
 
@@ -557,7 +596,7 @@ class _Run:
             elif self.all_jsonl:
                 sink = _JsonlSink(stack.enter_context(open_output(self.targets.output)), text_field, self.annotate)
             else:
-                sink = _DirectorySink(stack, Path(self.targets.output), self.files, text_field)
+                sink = _DirectorySink(stack, self.targets.output, self.files, text_field)
             report = _Report(stack.enter_context(open_output(self.targets.report)) if self.targets.report else None)
             html = None if self.targets.html is None else HtmlReport()
             for result in meter.results(clean(records)):
@@ -589,7 +628,7 @@ class _Run:
         meter = self.meter
         meter.bytes_total = _total_size(self.files)
         with ExitStack() as stack:
-            mirror = None if self.all_jsonl else _Mirror(stack, Path(self.targets.output), self.files)
+            mirror = None if self.all_jsonl else _Mirror(stack, self.targets.output, self.files)
             output = stack.enter_context(open_binary_output(self.targets.output)) if mirror is None else None
             report = stack.enter_context(open_binary_output(self.targets.report)) if self.targets.report else None
             for part in meter.batches(engine(self.files, meter.read), lambda part: part.counts.documents_in):
@@ -673,7 +712,7 @@ class _Run:
                     for line in state.chunk_lines(index, "out"):
                         out.write(line)
             else:
-                root = Path(self.targets.output)
+                root = self.targets.output
                 stage = _stage_directory(stack, root)
                 for index, file in enumerate(self.files):
                     if state.completed[index].out is None:
@@ -797,7 +836,7 @@ class _Mirror:
     its name says).
     """
 
-    def __init__(self, stack: ExitStack, root: Path, files: list[InputFile]) -> None:
+    def __init__(self, stack: ExitStack, root: str, files: list[InputFile]) -> None:
         self.root = root
         self.stage = _stage_directory(stack, root)
         self.by_source = {("<stdin>" if f.path == STDIN else f.path): f for f in files}
@@ -836,7 +875,7 @@ class _Mirror:
 class _DirectorySink(_Sink):
     """The clean documents into an output directory that mirrors the inputs (:class:`_Mirror`)."""
 
-    def __init__(self, stack: ExitStack, root: Path, files: list[InputFile], text_field: str) -> None:
+    def __init__(self, stack: ExitStack, root: str, files: list[InputFile], text_field: str) -> None:
         self.mirror = _Mirror(stack, root, files)
         self.text_field = text_field
 
@@ -856,7 +895,7 @@ def _total_size(files: list[InputFile]) -> int | None:
         if file.path == STDIN:
             return None
         try:
-            total += os.stat(file.path).st_size
+            total += file_size(file.path) if file.size is None else file.size
         except OSError:
             return None  # the reader says what is wrong with it
     return total
@@ -868,16 +907,32 @@ def _shown(url: str) -> str:
     return f"{scheme}://{rest.rpartition('@')[2]}" if found else url
 
 
-def _stage_directory(stack: ExitStack, root: Path) -> Path:
-    """A temporary directory beside ``root``, removed when ``stack`` closes."""
-    root.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
+def _mirrored(root: str, relative: str) -> str:
+    """Where the output directory (or prefix) ``root`` has the output of the input named ``relative``."""
+    return join_uri(root, relative) if is_uri(root) else str(Path(root) / relative)
+
+
+def _stage_directory(stack: ExitStack, root: str) -> Path:
+    """A temporary directory beside ``root`` (in the system's for a prefix in object storage), removed when
+    ``stack`` closes."""
+    if is_uri(root):
+        stage = Path(tempfile.mkdtemp(prefix="dedup-", suffix=".partial"))
+    else:
+        Path(root).parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{Path(root).name}.", suffix=".partial", dir=Path(root).parent))
     stack.callback(shutil.rmtree, stage, True)
     return stage
 
 
-def _move_into_place(stage: Path, root: Path) -> None:
+def _move_into_place(stage: Path, root: str) -> None:
+    """Move the staged files into the output directory; into a prefix in object storage, upload each
+    (:func:`dedup.write.atomic_binary`: an object appears once complete)."""
     for path in sorted(p for p in stage.rglob("*") if p.is_file()):
-        final = root / path.relative_to(stage)
+        relative = path.relative_to(stage).as_posix()
+        if is_uri(root):
+            with open(path, "rb") as source, atomic_binary(join_uri(root, relative)) as target:
+                shutil.copyfileobj(source, target, 1 << 20)
+            continue
+        final = Path(root) / relative
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, final)

@@ -50,7 +50,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from dedup import objstore
 from dedup.errors import IndexFileError, IndexMismatchError, StateError
+from dedup.objstore import is_uri
 from dedup.read import InputFile
 from dedup.store import IndexStore, MemoryStore
 from dedup.write import Summary, atomic_binary
@@ -86,7 +88,18 @@ class Stamp:
 
     @classmethod
     def of(cls, file: InputFile) -> Stamp:
-        """The stamp of ``file`` now (size and time -1 when it cannot be found: reading it will say why)."""
+        """The stamp of ``file`` now (size and time -1 when it cannot be found: reading it will say why).
+
+        An object in object storage (a URI) is stamped with the size and
+        time the store gives it, under its URI.
+        """
+        if is_uri(file.path):
+            try:
+                entry = objstore.stat(file.path)
+            except OSError:
+                entry = objstore.Entry("missing", None)
+            return cls(file.path, file.relative, file.kind, -1 if entry.size is None else entry.size,
+                       -1 if entry.mtime_ns is None else entry.mtime_ns)
         try:
             stat = os.stat(file.path)
         except OSError:

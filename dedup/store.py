@@ -539,6 +539,11 @@ def register_store(scheme: str, factory: StoreFactory) -> None:
     _REGISTRY[scheme] = factory
 
 
+def store_schemes() -> frozenset[str]:
+    """The URL schemes :func:`open_store` opens (``memory``, ``file``, ``redis``, and any registered since)."""
+    return frozenset(_REGISTRY)
+
+
 def open_store(url: str | Path, fingerprint: str, settings: Mapping[str, Any] | None = None) -> IndexStore:
     """Open a store by URL.
 

@@ -7,6 +7,12 @@ through: its target is replaced that way, and the link stays. Standard
 output, character and block devices and FIFOs cannot be replaced without
 ceasing to be what they are, so they are written directly: a run killed
 while writing to ``-`` or to ``/dev/...`` leaves what it had written.
+
+An object-storage URI (``s3://bucket/out.jsonl``; :mod:`dedup.objstore`) is
+written the same way: to a temporary key beside the target, moved onto it
+once complete and deleted on failure, so that the target key appears only
+when complete (an upload left unfinished would be completed, half written,
+when its stream is closed).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import gzip
 import io
 import json
 import os
+import secrets
 import stat
 import sys
 import tempfile
@@ -26,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
 
+from dedup import objstore
 from dedup.data import CleanResult, Reason
 from dedup.errors import DedupError
 from dedup.progress import Timing
@@ -58,10 +66,20 @@ def atomic_binary(path: str | Path) -> Iterator[IO[bytes]]:
     atomically: a rename would put a regular file in its place. What was
     written before an exception stays written.
 
+    An object-storage URI is written to a temporary key beside it, which
+    is moved onto it at the end (a copy and a delete, in S3), and deleted on
+    an exception (:func:`_atomic_object`).
+
     Raises:
         OutputError: The path is a directory or a socket, a symbolic link
             loop, or cannot be opened for writing. Nothing is written.
+        ObjectStoreError: The object store cannot be written (unreachable,
+            credentials refused, no such bucket). Nothing is written.
     """
+    if objstore.is_uri(path):
+        with _atomic_object(str(path)) as handle:
+            yield handle
+        return
     target = _final_target(Path(path))
     kind = _existing_kind(target)
     if kind is not None:
@@ -86,6 +104,31 @@ def atomic_binary(path: str | Path) -> Iterator[IO[bytes]]:
     except BaseException:
         with suppress(FileNotFoundError):
             os.unlink(tmp)
+        raise
+
+
+@contextmanager
+def _atomic_object(uri: str) -> Iterator[IO[bytes]]:
+    """:func:`atomic_binary` of an object: a temporary key ``.NAME.RANDOM.partial`` beside it, then a move."""
+    location = objstore.locate(uri)
+    directory, _, name = location.path.rpartition("/")
+    if not directory or not name:
+        raise OutputError("names a bucket or a prefix, not an object; give the object's key (bucket/.../name)", uri)
+    temporary = f"{directory}/.{name}.{secrets.token_hex(4)}.partial"
+    with objstore.store_errors(uri, location):
+        stream = location.fs.open_output_stream(temporary)
+    handle = io.BufferedWriter(stream, 1 << 20)
+    try:
+        yield cast(IO[bytes], handle)
+        with objstore.store_errors(uri, location):
+            handle.close()  # completes the temporary object
+            location.fs.move(temporary, location.path)
+    except BaseException:
+        # Closing the stream completes the upload of what was written: the temporary object is then deleted.
+        with suppress(Exception):
+            handle.close()
+        with suppress(Exception):
+            location.fs.delete_file(temporary)
         raise
 
 
@@ -155,7 +198,7 @@ def binary_writer(raw: IO[bytes], name: str) -> Iterator[IO[bytes]]:
     are split into writes (:class:`_Blocks`): bytes copied here in parts
     compress as the same text written line by line (:func:`text_writer`) does.
     """
-    lower = name.lower()
+    lower = objstore.name_of(name).lower()
     compressor: IO[bytes]
     if lower.endswith(".gz"):
         compressor = cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="wb", mtime=0))  # mtime=0: same input, same bytes
@@ -253,7 +296,7 @@ PARQUET_SUFFIXES = (".parquet",)
 
 def is_parquet(path: str | Path) -> bool:
     """Whether an output path names a Parquet file."""
-    return str(path).lower().endswith(PARQUET_SUFFIXES)
+    return objstore.name_of(str(path)).lower().endswith(PARQUET_SUFFIXES)
 
 
 class ParquetRecords:

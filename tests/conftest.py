@@ -262,3 +262,79 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
+
+
+def _patch_moto_multipart_result() -> None:
+    """Name moto's CompleteMultipartUpload answer as S3 does (``CompleteMultipartUploadResult``).
+
+    moto 5.2 answers ``<CompleteMultipartUploadResponse>``, which the AWS SDK
+    under pyarrow takes for an error embedded in a 200 answer (and retries,
+    then fails): every upload pyarrow makes in parts would fail against
+    moto, though it works against S3.
+    """
+    from moto.s3.responses import S3Response
+
+    if getattr(S3Response.serialized, "dedup_patched", False):
+        return
+    serialized = S3Response.serialized
+
+    def named_as_s3(self: Any, result: Any) -> Any:
+        status, headers, body = serialized(self, result)
+        if self.data.get("Action") == "CompleteMultipartUpload" and isinstance(body, str | bytes):
+            old, new = "CompleteMultipartUploadResponse", "CompleteMultipartUploadResult"
+            body = body.replace(old, new) if isinstance(body, str) else body.replace(old.encode(), new.encode())
+        return status, headers, body
+
+    named_as_s3.dedup_patched = True  # type: ignore[attr-defined]
+    S3Response.serialized = named_as_s3  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """``http://127.0.0.1:PORT`` of an S3-protocol server (moto's) started for this test session.
+
+    The standard AWS variables point every S3 client of the session at it,
+    pyarrow's included (``AWS_ENDPOINT_URL``), with test credentials; no
+    file of the user's AWS configuration is read. Workers of a Ray started
+    after it inherit them, as a cluster's workers have their own.
+    """
+    pytest.importorskip("pyarrow.fs")
+    server_module = pytest.importorskip("moto.server", reason='needs moto[server] (pip install "dedup[test]")')
+    _patch_moto_multipart_result()
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
+            patch.delenv(name, raising=False)
+        patch.setenv("AWS_ENDPOINT_URL", endpoint)
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        patch.setenv("AWS_CONFIG_FILE", os.devnull)
+        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        yield endpoint
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def local_ray(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A Ray on this machine with 2 CPUs, shared by every test of the session that runs the Ray engine.
+
+    The S3-protocol server starts first when moto is installed, so that the
+    workers see its endpoint and credentials in their environment.
+    """
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray.data")
+    try:
+        import moto.server  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        request.getfixturevalue("s3_endpoint")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield
+    ray.shutdown()

@@ -24,7 +24,9 @@ Records are read with :mod:`dedup.read` (never ``ray.data.read_json``, which
 turns ``1`` into ``1.0``, adds null fields and rejects mixed id types), so
 a bad record gets the same error, and ``--on-error`` the same effect. Plain
 JSONL inputs are read on the workers, in line-aligned byte ranges cut at
-the batches' edges (:func:`clean_inputs`); only the ids come back, to be
+the batches' edges (:func:`clean_inputs`): from a shared volume, or from
+the object store with ranged reads when the input is a URI (``s3://``),
+so that the driver does not stream the corpus; only the ids come back, to be
 checked for uniqueness here, in input order. Compressed JSONL, stdin,
 Parquet and text inputs are read by this process, and their records go to
 the object store a batch at a time. Writing does not pass through it
@@ -81,6 +83,7 @@ from dedup.read import (
     count_records,
     document_from_record,
     duplicate_id,
+    file_size,
     is_plain_jsonl,
     line_ranges,
     read_inputs,
@@ -459,7 +462,7 @@ def _read_batches(
                     yield batch.put(ray, assemble)
             continue
         ranges = line_ranges(file.path, range_bytes)
-        size = os.path.getsize(file.path)
+        size = file_size(file.path)
         counted = ray.get([count.remote(file, config, start, end, size) for start, end in ranges])
         # A worker that cannot see the file (no shared volume) leaves its range to this process.
         counts = [count_records(file, config, start, end) if found is None else found
@@ -523,9 +526,14 @@ def _start_read(
 
 
 def _sees(file: InputFile, size: int) -> bool:
-    """Whether this process sees the file the driver listed (a worker may not: no shared volume)."""
+    """Whether this process sees the file the driver listed (a worker may not: no shared volume).
+
+    An object in object storage is seen when the store answers with its size
+    (the worker's credentials and endpoint reach it): the worker then reads
+    its range from the store itself.
+    """
     try:
-        return os.path.getsize(file.path) == size
+        return file_size(file.path) == size
     except OSError:
         return False
 
