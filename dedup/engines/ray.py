@@ -22,14 +22,15 @@ The work splits as in :mod:`dedup.cleaner`:
 
 Records are read with :mod:`dedup.read` (never ``ray.data.read_json``, which
 turns ``1`` into ``1.0``, adds null fields and rejects mixed id types), so
-a bad record gets the same error, and ``--on-error`` the same effect. Plain
-JSONL inputs are read on the workers, in line-aligned byte ranges cut at
-the batches' edges (:func:`clean_inputs`): from a shared volume, or from
-the object store with ranged reads when the input is a URI (``s3://``),
-so that the driver does not stream the corpus; only the ids come back, to be
-checked for uniqueness here, in input order. Compressed JSONL, stdin,
-Parquet and text inputs are read by this process, and their records go to
-the object store a batch at a time. Writing does not pass through it
+a bad record gets the same error, and ``--on-error`` the same effect. The
+inputs are read on the workers (:func:`clean_inputs`), their items cut at
+the batches' edges: plain JSONL in line-aligned byte ranges, a compressed
+JSONL or a Parquet file whole, text files several at a time; from a shared
+volume, or from the object store when the input is a URI (``s3://``), so
+that the driver does not stream the corpus; only the ids come back, to be
+checked for uniqueness here, in input order. Stdin, and a file no worker
+sees, are read by this process, and their records go to the object store
+a batch at a time. Writing does not pass through it
 either: :func:`clean_inputs` and :func:`clean_rendered` bring back each
 batch's rendered bytes in input order, which :func:`dedup.run.clean_files`
 copies into the outputs without parsing them (a Parquet output and
