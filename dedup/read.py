@@ -614,12 +614,18 @@ def line_ranges(path: str | Path, size: int) -> list[tuple[int, int]]:
     return ranges
 
 
-def count_records(file: InputFile, config: InputConfig, start: int, end: int) -> tuple[int, int]:
+def count_records(file: InputFile, config: InputConfig, start: int, end: int | None) -> tuple[int, int]:
     """The lines in bytes ``[start, end)`` of a plain JSONL file, and how many :func:`read_jsonl` makes items of.
 
     Every line but a blank one is an item, a record or an invalid one, so
-    the items of a range are known before it is parsed.
+    the items of a range are known before it is parsed. With ``end=None``
+    (and ``start`` 0) the range is the whole file, decompressed when it is
+    compressed: a compressed stream cannot be entered in the middle. A
+    file that cannot be opened or read to its end counts the one invalid
+    record :func:`read_jsonl` makes of it (with ``on_error="skip"``).
     """
+    if end is None:
+        return _count_whole(file, config)
     lines = items = 0
     not_first = 0 if start == 0 else 1  # only the number of the file's first line matters here (its mark)
     for number, raw in _lines(_range(file.path, start, end), file.path, line_limit(config), not_first):
@@ -629,16 +635,19 @@ def count_records(file: InputFile, config: InputConfig, start: int, end: int) ->
 
 
 def read_jsonl_range(
-    file: InputFile, config: InputConfig, on_error: OnError, start: int, end: int, before: int
+    file: InputFile, config: InputConfig, on_error: OnError, start: int, end: int | None, before: int
 ) -> Iterator[Document | InvalidRecord]:
     """What :func:`read_jsonl` reads from the lines in bytes ``[start, end)`` of a plain JSONL file.
 
     Args:
-        file: The file (:func:`is_plain_jsonl`).
+        file: The file (:func:`is_plain_jsonl`), or any JSONL file when
+            ``end`` is ``None``.
         config: Fields and limits.
         on_error: As for :func:`read_jsonl`.
         start: Where the range begins: 0 or just after a line break.
-        end: Where it ends: just after a line break, or the end of the file.
+        end: Where it ends: just after a line break, or the end of the file;
+            ``None`` for the whole file (``start`` 0), decompressed when it
+            is compressed (:func:`read_jsonl` itself).
         before: The number of lines before ``start``, so that errors name
             the line :func:`read_jsonl` would name.
 
@@ -647,7 +656,69 @@ def read_jsonl_range(
         checks it (:func:`checked_limits`) but for the ids, whose
         uniqueness needs every earlier one (:func:`duplicate_id`).
     """
-    for item in _jsonl_records(_range(file.path, start, end), file.path, config, on_error, before):
+    if end is None:
+        items = read_jsonl(file, config, on_error)
+    else:
+        items = _jsonl_records(_range(file.path, start, end), file.path, config, on_error, before)
+    for item in items:
+        yield checked_limits(item, config, on_error, file.path)
+
+
+def _count_whole(file: InputFile, config: InputConfig) -> tuple[int, int]:
+    """:func:`count_records` of a whole JSONL file, compressed or not."""
+    try:
+        handle = _open_binary(file.path)
+    except OSError:
+        return 0, 1  # read_jsonl's invalid record for a file it cannot open
+    lines = items = 0
+    try:
+        for number, raw in _lines(handle, file.path, line_limit(config)):
+            lines += 1
+            items += raw is None or _record_line(number, raw) is not None
+    except InputError:
+        items += 1  # the invalid record that stands for the rest of the file
+    finally:
+        handle.close()
+    return lines, items
+
+
+def count_range(file: InputFile, config: InputConfig, start: int = 0, end: int | None = None) -> tuple[int, int]:
+    """The lines and the items that :func:`read_range` reads from the same part of ``file``.
+
+    A text file is one item; a Parquet file (read whole) one per row, and
+    one for an error that stops it, as :func:`read_parquet` makes them
+    (its rows are read to be counted: a damaged file counts as it reads).
+
+    Returns:
+        The lines in the part (JSONL only: what the next part of the file
+        is numbered from) and its items.
+    """
+    if file.kind == "txt":
+        return 0, 1
+    if file.kind == "parquet":
+        return 0, sum(1 for _ in read_parquet(file, config, "skip"))
+    return count_records(file, config, start, end)
+
+
+def read_range(
+    file: InputFile, config: InputConfig, on_error: OnError, start: int = 0, end: int | None = None, before: int = 0
+) -> Iterator[Document | InvalidRecord]:
+    """What :func:`read_inputs` reads from a part of one input, but for the check that ids are unique.
+
+    The part is bytes ``[start, end)`` of a plain JSONL file
+    (:func:`read_jsonl_range`), or, with ``end=None``, the whole file of
+    any kind: JSONL, compressed or not, Parquet, or text. A worker reads it
+    with the readers of the local engine, so that its errors are theirs.
+
+    Yields:
+        Its records and invalid records, each checked as :func:`read_inputs`
+        checks it (:func:`checked_limits`) but for the ids (:func:`duplicate_id`).
+    """
+    if file.kind == "jsonl":
+        yield from read_jsonl_range(file, config, on_error, start, end, before)
+        return
+    reader = read_parquet if file.kind == "parquet" else read_text
+    for item in reader(file, config, on_error):
         yield checked_limits(item, config, on_error, file.path)
 
 

@@ -17,6 +17,7 @@ from dedup.analysis import analyse_batch
 from dedup.cleaner import BATCH_SIZE
 from dedup.errors import InputError
 from dedup.minhash import lsh_params, sketch_similarity
+from dedup.read import list_inputs
 from dedup.run import clean_files
 from dedup.write import Summary, render
 
@@ -244,6 +245,112 @@ def test_plain_jsonl_read_in_ranges_raises_the_local_error(
         errors.append(str(caught.value))
     assert errors[0] == errors[1]
     assert (":11: not valid JSON" if bad == "json" else ":201: duplicate id") in errors[0]
+
+
+def _jsonl_bytes(records: list[Any]) -> bytes:
+    """JSONL lines; a record given as bytes is written as it is (invalid UTF-8, say)."""
+    return b"".join((r if isinstance(r, bytes) else r.encode() if isinstance(r, str) else json.dumps(r).encode())
+                    + b"\n" for r in records)
+
+
+def _renamed(records: list[Any], prefix: str) -> list[Any]:
+    return [{**r, "id": f"{prefix}{r['id']}"} if isinstance(r, dict) else r for r in records]
+
+
+def _record_inputs(root: Path) -> Path:
+    """A directory of record inputs the workers read whole: gzip and zstd JSONL, and Parquet.
+
+    More than a batch of records per file, so that the batches' edges fall
+    inside them; invalid records in the gzip file (a line that is not JSON,
+    one without text, one that is not UTF-8); ids repeated across files.
+    """
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    zstandard = pytest.importorskip("zstandard")
+    root.mkdir(parents=True)
+    first = _records(BATCH_SIZE + 40)
+    first.insert(100, b'{"id": "latin-1", "text": "caf\xe9 au lait"}')
+    (root / "a.jsonl.gz").write_bytes(__import__("gzip").compress(_jsonl_bytes(first), mtime=0))
+    second = _renamed(_records(BATCH_SIZE + 20, seed=5), "b")
+    second[30] = {**second[30], "id": "d8"}  # an id of the gzip file
+    (root / "b.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(_jsonl_bytes(second)))
+    third = [r for r in _renamed(_records(BATCH_SIZE + 50, seed=9), "c") if isinstance(r, dict) and "text" in r]
+    third[40] = {**third[40], "id": "bd12"}
+    pq.write_table(pa.Table.from_pylist(third), root / "c.parquet", row_group_size=64)
+    return root
+
+
+def _page_inputs(root: Path) -> Path:
+    """A directory of 150 text files, after a gzip JSONL file that has the id of one of them."""
+    rng = random.Random(3)
+    pool = _sentences()
+    (root / "t").mkdir(parents=True)
+    records = _renamed(_records(60, seed=11), "j")
+    records[20] = {**records[20], "id": "t/007.txt"}  # the id the text file has: that file is refused
+    (root / "j.jsonl.gz").write_bytes(__import__("gzip").compress(_jsonl_bytes(records), mtime=0))
+    for i in range(150):
+        own = f"Page {i} of the archive lists the {rng.choice(['spring', 'autumn'])} sessions of council number {i}."
+        (root / "t" / f"{i:03}.txt").write_text("\n".join([own, *rng.sample(pool, 4), FOOTER]) + "\n",
+                                                encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize("kind", ["records", "pages"])
+def test_compressed_parquet_and_text_inputs_read_by_the_workers_are_the_local_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Each compressed or Parquet file and each group of text files is read by a worker, never by the
+    driver, and the output, report and summary are the local engine's."""
+    monkeypatch.setattr(engine, "TEXT_FILES", 40)  # several groups of text files, one cut short
+    inputs = (_record_inputs if kind == "records" else _page_inputs)(tmp_path / "in")
+    parts = list(engine._parts(list_inputs([inputs]), engine.RANGE_BYTES))
+    assert [len(part.files) for part in parts] == ([1, 1, 1] if kind == "records" else [1, 40, 40, 40, 30])
+    assert all(part.end is None for part in parts)
+
+    def not_here(*args: Any) -> Any:
+        raise AssertionError("the driver read or counted an input that a worker should have read")
+
+    # What the driver calls when a worker does not see a file; the workers import their own, unpatched.
+    for name in ("count_range", "read_range", "read_inputs"):
+        monkeypatch.setattr(engine, name, not_here)
+    found = _run_both(tmp_path, [inputs], "out.jsonl" if kind == "records" else "out", config=CROSS,
+                      on_error="skip")
+
+    report = [json.loads(line) for line in found["local"]["report.jsonl"].splitlines()]
+    invalid = {(Path(r["source"]).name, r["line"], r["error"]) for r in report if r["reason"] == "invalid"}
+    if kind == "records":
+        assert {(name, line) for name, line, _ in invalid} >= {
+            ("a.jsonl.gz", 11), ("a.jsonl.gz", 101), ("b.jsonl.zst", 31), ("c.parquet", 41)}
+        assert any(error.startswith("invalid UTF-8") for _, _, error in invalid)
+    else:
+        assert ("007.txt", None, "duplicate id 't/007.txt': ids must be unique across the inputs") in invalid
+        assert any(name.endswith(".txt") for name in found["local"])
+    assert {"duplicate_document", "boilerplate"} <= _reasons(found["local"]["report.jsonl"])
+    _same_but_engine(found)
+
+
+@pytest.mark.parametrize("bad", ["json", "no-text", "utf-8", "duplicate-id"])
+def test_a_bad_record_in_a_compressed_file_raises_the_local_error(tmp_path: Path, bad: str) -> None:
+    records: list[Any] = [r for r in _records(BATCH_SIZE + 40) if isinstance(r, dict) and "text" in r]
+    records = [r for r in records if r["id"] != "d1" or "second" not in r["text"]]
+    records[200] = {
+        "json": '{"id": "cut", "text": "cut sh',
+        "no-text": {"id": "no-text"},
+        "utf-8": b'{"id": "latin-1", "text": "caf\xe9"}',
+        "duplicate-id": {**records[200], "id": records[30]["id"]},
+    }[bad]
+    first = tmp_path / "in" / "a.jsonl.gz"
+    first.parent.mkdir()
+    first.write_bytes(__import__("gzip").compress(_jsonl_bytes(records[:150]), mtime=0))
+    second = tmp_path / "in" / "b.jsonl.gz"
+    second.write_bytes(__import__("gzip").compress(_jsonl_bytes(records[150:]), mtime=0))
+    errors = []
+    for name in ("local", "ray"):
+        with pytest.raises(InputError) as caught:
+            clean_files([first, second], tmp_path / f"{name}.jsonl", CROSS, engine=name, workers=2)
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
+    assert f"{second}:51: " in errors[0]
 
 
 def test_chains_keep_the_first_and_the_last(tmp_path: Path) -> None:

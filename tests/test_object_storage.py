@@ -176,38 +176,42 @@ def test_the_endpoint_may_be_given_in_the_uri(
 def test_ray_workers_read_their_ranges_from_the_store(
     tmp_path: Path, s3_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Plain JSONL in ranges read by the workers, and a compressed object read by the driver: the local
-    engine's output, report and summary from the same files on disk, written to the store."""
+    """Plain JSONL in ranges, and gzip and zstd objects whole, read by the workers from the store: the
+    local engine's output, report and summary from the same files on disk, written to the store."""
     engine = pytest.importorskip("dedup.engines.ray")
     ray = pytest.importorskip("ray")
     plain = _write(tmp_path / "in" / "a.jsonl", _records(BATCH_SIZE + 40))
     packed = tmp_path / "in" / "b.jsonl.gz"
     packed.write_bytes(gzip.compress(_jsonl(_records(60, seed=5)), mtime=0))
-    uris = [_put(s3_endpoint, bucket, f"in/{p.name}", p.read_bytes()) for p in (plain, packed)]
+    squeezed = tmp_path / "in" / "c.jsonl.zst"
+    squeezed.write_bytes(zstandard.ZstdCompressor().compress(
+        _jsonl([{**r, "id": f"c{r['id']}"} if isinstance(r, dict) else r for r in _records(BATCH_SIZE, seed=9)])))
+    inputs = (plain, packed, squeezed)
+    uris = [_put(s3_endpoint, bucket, f"in/{p.name}", p.read_bytes()) for p in inputs]
     monkeypatch.setattr(engine, "RANGE_BYTES", 20_000)
     file = list_inputs([uris[0]])[0]
     size = plain.stat().st_size
-    counted = ray.get(ray.remote(engine._count_range).remote(file, CROSS.input, 0, size, size))
+    counted = ray.get(ray.remote(engine._count_range).remote(engine._Part((file,), (size,), 0, size), CROSS.input))
     assert counted is not None, "a worker sees the object in the store, so it reads its ranges itself"
 
-    clean_files([plain, packed], tmp_path / "local" / "out.jsonl", CROSS, report=tmp_path / "local" / "report.jsonl",
+    clean_files(inputs, tmp_path / "local" / "out.jsonl", CROSS, report=tmp_path / "local" / "report.jsonl",
                 summary=tmp_path / "local" / "summary.json", on_error="skip", workers=2)
 
     def not_here(*args: Any) -> Any:
-        raise AssertionError("the driver read a range that a worker should have read from the store")
+        raise AssertionError("the driver read an input that a worker should have read from the store")
 
     # What the driver calls when a worker does not see the object; the workers import their own, unpatched.
-    monkeypatch.setattr(engine, "count_records", not_here)
-    monkeypatch.setattr(engine, "read_jsonl_range", not_here)
+    for name in ("count_range", "read_range", "read_inputs"):
+        monkeypatch.setattr(engine, name, not_here)
     clean_files(uris, f"s3://{bucket}/ray/out.jsonl", CROSS, report=f"s3://{bucket}/ray/report.jsonl",
                 summary=f"s3://{bucket}/ray/summary.json", on_error="skip", engine="ray", workers=2)
-    assert _keys(s3_endpoint, bucket) == [*sorted(f"in/{p.name}" for p in (plain, packed)),
+    assert _keys(s3_endpoint, bucket) == [*sorted(f"in/{p.name}" for p in inputs),
                                           "ray/out.jsonl", "ray/report.jsonl", "ray/summary.json"]
     found = {"local": _outputs(tmp_path / "local"),
              "ray": {name: _get(s3_endpoint, bucket, f"ray/{name}")
                      for name in ("out.jsonl", "report.jsonl", "summary.json")}}
     local_report = found["local"]["report.jsonl"]
-    for path, uri in zip((plain, packed), uris, strict=True):
+    for path, uri in zip(inputs, uris, strict=True):
         local_report = local_report.replace(str(path).encode(), uri.encode())  # invalid records name their input
     assert b'"reason": "invalid"' in local_report
     found["local"]["report.jsonl"] = local_report
@@ -215,16 +219,49 @@ def test_ray_workers_read_their_ranges_from_the_store(
 
 
 @pytest.mark.usefixtures("local_ray")
-def test_ray_engine_reads_parquet_from_the_store(tmp_path: Path, s3_endpoint: str, bucket: str) -> None:
+def test_ray_engine_reads_parquet_from_the_store(
+    tmp_path: Path, s3_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine_module = pytest.importorskip("dedup.engines.ray")
     records = _records(BATCH_SIZE + 30)
     uri = _put(s3_endpoint, bucket, "docs.parquet", _parquet(records))
     (tmp_path / "docs.parquet").write_bytes(_parquet(records))
     outputs = []
     for engine, source in (("local", tmp_path / "docs.parquet"), ("ray", uri)):
+        if engine == "ray":  # the workers read the object, not the driver
+            monkeypatch.setattr(engine_module, "read_inputs", _not_here)
+            monkeypatch.setattr(engine_module, "read_range", _not_here)
         clean_files(source, tmp_path / f"{engine}.jsonl", CROSS, on_error="skip", engine=engine, workers=2)
         outputs.append((tmp_path / f"{engine}.jsonl").read_bytes())
     assert outputs[0] == outputs[1]
     assert outputs[0].count(b"\n") > 10, "the output must hold records"
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_ray_workers_read_text_objects_from_the_store(
+    tmp_path: Path, s3_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A prefix of text objects, read by the workers several at a time, is mirrored as the local engine
+    mirrors the same directory on disk."""
+    engine = pytest.importorskip("dedup.engines.ray")
+    monkeypatch.setattr(engine, "TEXT_FILES", 7)
+    footer = "Subscribe to our newsletter for the day's top stories."
+    for i in range(30):
+        text = f"Page {i} of the archive.\nThe council met on Tuesday, {i % 4} times.\n{footer}\n"
+        (tmp_path / "in" / f"p{i % 3}").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / f"p{i % 3}" / f"{i:02}.txt").write_text(text)
+        _put(s3_endpoint, bucket, f"crawl/p{i % 3}/{i:02}.txt", text.encode())
+    clean_files(tmp_path / "in", tmp_path / "local" / "", CROSS, workers=2)
+    for name in ("count_range", "read_range", "read_inputs"):
+        monkeypatch.setattr(engine, name, _not_here)
+    clean_files(f"s3://{bucket}/crawl/", tmp_path / "ray" / "", CROSS, engine="ray", workers=2)
+    local, on_ray = _outputs(tmp_path / "local"), _outputs(tmp_path / "ray")
+    assert len(local) > 20, "most pages keep a paragraph"
+    assert local == on_ray
+
+
+def _not_here(*args: Any) -> Any:
+    raise AssertionError("the driver read an input that a worker should have read from the store")
 
 
 # -- writing ------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 
 from dedup import Config, TopicConfig
 from dedup.errors import InputError
+from dedup.read import InputFile, count_range, read_inputs, read_range
 from dedup.run import clean_files
 
 pa = pytest.importorskip("pyarrow")
@@ -135,3 +136,28 @@ def test_parquet_layouts_that_cannot_work_are_usage_errors(
     result = run("clean", source, "-o", f"{tmp_path}/{output}", *extra)
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("case", ["sound", "bad-rows", "no-text-column", "damaged"])
+def test_a_file_is_read_by_a_worker_as_the_reader_reads_it_and_counted_first(tmp_path: Path, case: str) -> None:
+    """What the Ray engine's workers read of a Parquet file (:func:`dedup.read.read_range`) is the local
+    reader's, and it is counted before it is read, bad rows and damaged files included."""
+    records: list[dict[str, Any]] = [*_records() * 500]
+    records = [{**r, "id": f"{r['id']}{n}"} for n, r in enumerate(records)]
+    if case == "bad-rows":
+        records[3] = {"id": "x", "text": None, "year": 1}
+        records[1200] = {"id": None, "text": "no id", "year": 1}
+    if case == "no-text-column":
+        records = [{"id": r["id"], "body": r["text"]} for r in records]
+    path = _parquet(tmp_path / "in.parquet", records)
+    if case == "damaged":
+        path.write_bytes(b"PAR1 not really")
+    file = InputFile(str(path), path.name, "parquet")
+    config = Config().input
+
+    whole = list(read_inputs([file], config, "skip"))
+    read = list(read_range(file, config, "skip"))
+
+    assert read == whole
+    assert count_range(file, config) == (0, len(read))
+    assert len(read) == (1 if case in ("no-text-column", "damaged") else len(records))

@@ -25,6 +25,7 @@ from dedup.read import (
     InputFile,
     InvalidRecord,
     checked_limits,
+    count_range,
     count_records,
     is_plain_jsonl,
     kind_of,
@@ -35,6 +36,7 @@ from dedup.read import (
     read_inputs,
     read_jsonl,
     read_jsonl_range,
+    read_range,
     read_text,
 )
 
@@ -737,6 +739,51 @@ def test_a_range_raises_the_error_the_reader_raises(tmp_path, size):
 
     assert str(ranged.value) == str(whole.value)
     assert whole.value.line == 3
+
+
+def _whole_files(tmp_path: Path) -> dict[str, InputFile]:
+    """Inputs read whole: compressed JSONL (sound, cut short, compressed under a plain name), text files."""
+    data = b"".join(RANGED_LINES)
+    packed = {"gzip": gzip.compress(data, mtime=0), "zstd": zstandard.ZstdCompressor().compress(data)}
+    files = {
+        "gzip": (tmp_path / "in.jsonl.gz", packed["gzip"]),
+        "zstd": (tmp_path / "in.jsonl.zst", packed["zstd"]),
+        "gzip-cut": (tmp_path / "cut.jsonl.gz", packed["gzip"][: len(packed["gzip"]) * 2 // 3]),
+        "zstd-cut": (tmp_path / "cut.jsonl.zst", packed["zstd"][: len(packed["zstd"]) * 2 // 3]),
+        "not-gzip": (tmp_path / "plain.jsonl.gz", data),
+        "disguised": (tmp_path / "disguised.jsonl", packed["gzip"]),
+        "text": (tmp_path / "page.txt", b"caf\xc3\xa9\r\nand more\n"),
+        "text-not-utf-8": (tmp_path / "latin.txt", b"caf\xe9\n"),
+    }
+    for path, content in files.values():
+        path.write_bytes(content)
+    return {name: (text_file if path.suffix == ".txt" else jsonl_file)(path) for name, (path, _) in files.items()}
+
+
+@pytest.mark.parametrize(
+    "name", ["gzip", "zstd", "gzip-cut", "zstd-cut", "not-gzip", "disguised", "text", "text-not-utf-8", "missing"]
+)
+def test_a_whole_file_is_read_as_the_reader_reads_it_and_counted_first(tmp_path, name):
+    files = _whole_files(tmp_path)
+    file = files.get(name) or jsonl_file(tmp_path / "missing.jsonl.gz")
+    whole = list(read_inputs([file], RANGED_CONFIG, "skip"))
+
+    lines, count = count_range(file, RANGED_CONFIG)
+    read = list(read_range(file, RANGED_CONFIG, "skip"))
+
+    assert read == whole
+    assert len(read) == count, "the count is known before the file is parsed"
+    if name in ("gzip", "zstd", "disguised"):
+        assert lines == len(RANGED_LINES)
+    if name == "text":
+        assert list(read_range(file, RANGED_CONFIG, "raise")) == whole
+        return
+    assert any(isinstance(item, InvalidRecord) for item in whole)
+    with pytest.raises(InputError) as local:
+        list(read_inputs([file], RANGED_CONFIG))
+    with pytest.raises(InputError) as part:
+        list(read_range(file, RANGED_CONFIG, "raise"))
+    assert str(part.value) == str(local.value)
 
 
 def test_is_plain_jsonl(tmp_path, write_jsonl):

@@ -22,14 +22,15 @@ The work splits as in :mod:`dedup.cleaner`:
 
 Records are read with :mod:`dedup.read` (never ``ray.data.read_json``, which
 turns ``1`` into ``1.0``, adds null fields and rejects mixed id types), so
-a bad record gets the same error, and ``--on-error`` the same effect. Plain
-JSONL inputs are read on the workers, in line-aligned byte ranges cut at
-the batches' edges (:func:`clean_inputs`): from a shared volume, or from
-the object store with ranged reads when the input is a URI (``s3://``),
-so that the driver does not stream the corpus; only the ids come back, to be
-checked for uniqueness here, in input order. Compressed JSONL, stdin,
-Parquet and text inputs are read by this process, and their records go to
-the object store a batch at a time. Writing does not pass through it
+a bad record gets the same error, and ``--on-error`` the same effect. The
+inputs are read on the workers (:func:`clean_inputs`), their items cut at
+the batches' edges: plain JSONL in line-aligned byte ranges, a compressed
+JSONL or a Parquet file whole, text files several at a time; from a shared
+volume, or from the object store when the input is a URI (``s3://``), so
+that the driver does not stream the corpus; only the ids come back, to be
+checked for uniqueness here, in input order. Stdin, and a file no worker
+sees, are read by this process, and their records go to the object store
+a batch at a time. Writing does not pass through it
 either: :func:`clean_inputs` and :func:`clean_rendered` bring back each
 batch's rendered bytes in input order, which :func:`dedup.run.clean_files`
 copies into the outputs without parsing them (a Parquet output and
@@ -76,18 +77,19 @@ from dedup.data import CleanResult, Document
 from dedup.engines.shuffle import KINDS, Answers, AnswerStore, ShuffleStats, cross_document
 from dedup.errors import DedupError, InputError
 from dedup.read import (
+    STDIN,
     InputFile,
     InvalidRecord,
     OnError,
     OnRead,
-    count_records,
+    count_range,
     document_from_record,
     duplicate_id,
     file_size,
     is_plain_jsonl,
     line_ranges,
     read_inputs,
-    read_jsonl_range,
+    read_range,
 )
 from dedup.write import Rendered, dumps, render, report_lines, written_record
 
@@ -106,8 +108,11 @@ __all__ = [
 #: Reading waits for the cluster when ``WINDOW * AHEAD`` analysis tasks are unfinished.
 WINDOW = 16
 AHEAD = 2
-#: Plain JSONL inputs are read on the workers in line-aligned byte ranges of about this size.
+#: Plain JSONL inputs are read on the workers in line-aligned byte ranges of about this size, and text files
+#: in groups of at most this many bytes.
 RANGE_BYTES = 16 << 20
+#: Text files (a document each) are read on the workers up to this many in one task.
+TEXT_FILES = 256
 #: A Ray started here keeps a task's result in the driver's own memory only below this size (Ray's
 #: default is 100 KB): the shuffles' many small pieces go to the object store, which spills to disk.
 INLINE_BYTES = 1 << 10
@@ -288,22 +293,26 @@ def clean_inputs(
     stats: ShuffleStats | None = None,
     range_bytes: int | None = None,
 ) -> Iterator[Rendered]:
-    """:func:`clean_rendered` of the records of input files, the plain JSONL ones read on the workers.
+    """:func:`clean_rendered` of the records of input files, read on the workers.
 
-    A plain (uncompressed) JSONL file (:func:`dedup.read.is_plain_jsonl`) is
-    split into line-aligned byte ranges (:func:`dedup.read.line_ranges`). A
-    first task per range counts its lines and items
-    (:func:`dedup.read.count_records`): from those, each range's first line
-    number and where dedup's batches of :data:`~dedup.cleaner.BATCH_SIZE`
-    items cut it are known before it is parsed. A task per range then reads
-    it (:func:`dedup.read.read_jsonl_range`: the reader's parser and limits,
+    The inputs are cut into parts: a plain (uncompressed) JSONL file
+    (:func:`dedup.read.is_plain_jsonl`) into line-aligned byte ranges
+    (:func:`dedup.read.line_ranges`); a compressed JSONL file, which cannot
+    be entered in the middle, or a Parquet file is one part; consecutive
+    text files (a document each) make a part of up to :data:`TEXT_FILES`
+    files or ``range_bytes`` bytes. A first task per part counts its lines
+    and items (:func:`dedup.read.count_range`; a text file is one item,
+    without a task): from those, each part's first line number and where
+    dedup's batches of :data:`~dedup.cleaner.BATCH_SIZE` items cut it are
+    known before it is parsed. A task per part then reads it
+    (:func:`dedup.read.read_range`: the local engine's readers and limits,
     so that an error names the file and line the local reader names) and
     returns its items cut at those places, which stay in the object store;
     a batch made of several pieces is put together by a task. Only the ids
     come back here, to be checked for uniqueness in input order as
     :func:`dedup.read.read_inputs` checks them (a repeated id makes its
-    record invalid, or raises). Other inputs (compressed, stdin, Parquet,
-    text) are read here.
+    record invalid, or raises). Stdin is read here, and so is a file that a
+    worker does not see (no shared volume).
 
     Args:
         files: The inputs, in order (:func:`dedup.read.list_inputs`).
@@ -314,9 +323,10 @@ def clean_inputs(
         annotate: As for :func:`clean_rendered`.
         mirrored: As for :func:`clean_rendered`.
         report: As for :func:`clean_rendered`.
-        window: As for :func:`clean_rendered`; also how many ranges are read ahead.
+        window: As for :func:`clean_rendered`; also how many parts are counted and read ahead.
         stats: Filled with what the cross-document stages did, when given.
-        range_bytes: About how many bytes a range has (:data:`RANGE_BYTES` when ``None``).
+        range_bytes: About how many bytes a range of a plain JSONL file has, and at most how many a
+            part of text files has (:data:`RANGE_BYTES` when ``None``).
 
     Yields:
         One :class:`~dedup.write.Rendered` per batch, in input order.
@@ -447,62 +457,153 @@ def _analysed(ray: Any, batch_refs: Iterable[Any], context: list[Any], window: i
     return batches
 
 
+class _Part(NamedTuple):
+    """What one read task reads: bytes ``[start, end)`` of a plain JSONL file, or whole files (``end`` is ``None``).
+
+    Whole files are a compressed JSONL file (a compressed stream cannot be
+    entered in the middle), a Parquet file, or up to :data:`TEXT_FILES`
+    text files (each one document). ``sizes`` are the files' sizes as this
+    process sees them: a worker that sees other sizes, or none, does not
+    see the files (:func:`_sees`).
+    """
+
+    files: tuple[InputFile, ...]
+    sizes: tuple[int, ...]
+    start: int
+    end: int | None
+
+    def stored_bytes(self) -> int:
+        return sum(self.sizes) if self.end is None else self.end - self.start
+
+
+def _parts(files: Sequence[InputFile], range_bytes: int) -> Iterator[_Part | InputFile]:
+    """The parts the workers read, in input order; an input this process reads itself comes as its file.
+
+    This process reads stdin, and a file it cannot look at (the reader then
+    says what is wrong with it). Consecutive text files are read by one
+    task, up to :data:`TEXT_FILES` files or ``range_bytes`` bytes.
+    """
+    texts: list[tuple[InputFile, int]] = []
+    for file in files:
+        size = _size(file)
+        if texts and (file.kind != "txt" or size is None or len(texts) == TEXT_FILES
+                      or sum(s for _, s in texts) + (size or 0) > range_bytes):
+            yield _Part(tuple(f for f, _ in texts), tuple(s for _, s in texts), 0, None)
+            texts = []
+        if size is None:
+            yield file
+        elif file.kind == "txt":
+            texts.append((file, size))
+        elif is_plain_jsonl(file):
+            yield from (_Part((file,), (size,), start, end) for start, end in line_ranges(file.path, range_bytes))
+        else:
+            yield _Part((file,), (size,), 0, None)
+    if texts:
+        yield _Part(tuple(f for f, _ in texts), tuple(s for _, s in texts), 0, None)
+
+
+def _size(file: InputFile) -> int | None:
+    """The size of an input as this process sees it; ``None`` for stdin and a file it cannot look at."""
+    if file.path == STDIN:
+        return None
+    if file.size is not None:
+        return file.size
+    try:
+        return file_size(file.path)
+    except OSError:
+        return None
+
+
+class _Reading(NamedTuple):
+    """A part being read on a worker: its first line's number minus one, its pieces' sizes, the task's refs."""
+
+    part: _Part
+    before: int
+    sizes: list[int]
+    refs: list[Any]
+
+
 def _read_batches(
     ray: Any, files: Sequence[InputFile], config: InputConfig, on_error: OnError, on_read: OnRead | None,
     window: int, range_bytes: int,
 ) -> Iterator[Any]:
-    """The object refs of the inputs' batches, in input order (:func:`clean_inputs`)."""
+    """The object refs of the inputs' batches, in input order (:func:`clean_inputs`).
+
+    Parts are counted up to ``window`` ahead of the one being planned, and
+    read up to ``window`` ahead of the one whose ids are checked, across
+    files: several compressed files are read at once.
+    """
     count, read, assemble = ray.remote(_count_range), ray.remote(_read_range), ray.remote(_assemble_batch)
     seen: set[str] = set()
     batch = _Pieces()
-    for file in files:
-        if not is_plain_jsonl(file):
-            for item in read_inputs([file], config, on_error, seen, on_read):
+    parts = _parts(files, range_bytes)
+    counting: deque[tuple[_Part | InputFile, Any]] = deque()
+    reading: deque[_Reading] = deque()
+    planned = before = 0  # the items planned so far; the lines of the part's file before it
+
+    def checked(done: _Reading) -> Iterator[Any]:
+        """Check the ids of a part read, in input order, and add its pieces to the batches."""
+        found = ray.get(done.refs[0])
+        refs = done.refs
+        if found is None:  # the worker could not see the files: read the part here
+            here = _read_part(done.part, config, on_error, done.before, done.sizes)
+            found, *pieces = here if done.sizes else [here]
+            refs = [None, *pieces]
+        ids, failure = found
+        replaced: list[dict[int, str]] = [{} for _ in done.sizes]
+        for piece, index, doc_id, source, line in ids:
+            if doc_id in seen:
+                error = duplicate_id(doc_id, source, line)
+                if on_error == "raise":
+                    raise error
+                replaced[piece][index] = error.reason
+            else:
+                seen.add(doc_id)
+        if failure is not None:
+            raise InputError(failure.message, failure.source, failure.line)
+        if on_read is not None:
+            on_read(done.part.stored_bytes())
+        for items, piece, marks in zip(done.sizes, refs[1:], replaced, strict=True):
+            if batch.add_piece(piece, items, marks):
+                yield batch.put(ray, assemble)
+
+    while True:
+        counting.extend((part, _start_count(count, part, config)) for part in islice(parts, window - len(counting)))
+        if not counting:
+            break
+        part, counted = counting.popleft()
+        if isinstance(part, InputFile):  # read here, in input order: after the parts before it
+            while reading:
+                yield from checked(reading.popleft())
+            for item in read_inputs([part], config, on_error, seen, on_read):
+                planned += 1
                 if batch.add_item(item):
                     yield batch.put(ray, assemble)
             continue
-        ranges = line_ranges(file.path, range_bytes)
-        size = file_size(file.path)
-        counted = ray.get([count.remote(file, config, start, end, size) for start, end in ranges])
-        # A worker that cannot see the file (no shared volume) leaves its range to this process.
-        counts = [count_records(file, config, start, end) if found is None else found
-                  for (start, end), found in zip(ranges, counted, strict=True)]
-        plans = []  # per range: its bytes, and its pieces' sizes
-        before, position = 0, batch.size
-        for (start, end), (lines, items) in zip(ranges, counts, strict=True):
-            sizes = _cut(position, items)
-            plans.append((start, end, before, sizes))
-            before += lines
-            position += items
-        waiting = iter(plans)  # read at most ``window`` ranges ahead of the one whose ids are checked
-        running = deque(_start_read(read, file, config, on_error, size, plan) for plan in islice(waiting, window))
-        for start, end, before, sizes in plans:
-            read_bytes, refs = running.popleft()
-            running.extend(_start_read(read, file, config, on_error, size, plan) for plan in islice(waiting, 1))
-            found = ray.get(refs[0])
-            if found is None:  # the worker could not see the file: read the range here
-                here = _read_range(file, config, on_error, start, end, before, sizes, size)
-                found, *pieces = here if sizes else [here]
-                refs = [None, *pieces]
-            ids, failure = found
-            replaced: list[dict[int, str]] = [{} for _ in sizes]
-            for piece, index, doc_id, line in ids:
-                if doc_id in seen:
-                    error = duplicate_id(doc_id, file.path, line)
-                    if on_error == "raise":
-                        raise error
-                    replaced[piece][index] = error.reason
-                else:
-                    seen.add(doc_id)
-            if failure is not None:
-                raise InputError(failure.message, failure.source, failure.line)
-            if on_read is not None:
-                on_read(read_bytes)
-            for items, piece, marks in zip(sizes, refs[1:], replaced, strict=True):
-                if batch.add_piece(piece, items, marks):
-                    yield batch.put(ray, assemble)
+        found = counted if isinstance(counted, tuple) else ray.get(counted)
+        # A worker that cannot see the files (no shared volume) leaves them to this process.
+        lines, items = _count_part(part, config) if found is None else found
+        before = 0 if part.start == 0 else before
+        sizes = _cut(planned, items)
+        refs = read.options(num_returns=len(sizes) + 1).remote(part, config, on_error, before, sizes)
+        reading.append(_Reading(part, before, sizes, refs if isinstance(refs, list) else [refs]))
+        before += lines
+        planned += items
+        if len(reading) > window:
+            yield from checked(reading.popleft())
+    while reading:
+        yield from checked(reading.popleft())
     if batch.size:
         yield batch.put(ray, assemble)
+
+
+def _start_count(count: Any, part: _Part | InputFile, config: InputConfig) -> Any:
+    """The count task of a part, or its count when it is known (text files are a document each)."""
+    if isinstance(part, InputFile):
+        return None
+    if part.files[0].kind == "txt":
+        return 0, len(part.files)
+    return count.remote(part, config)
 
 
 def _cut(position: int, items: int) -> list[int]:
@@ -514,15 +615,6 @@ def _cut(position: int, items: int) -> list[int]:
         position += size
         items -= size
     return sizes
-
-
-def _start_read(
-    read: Any, file: InputFile, config: InputConfig, on_error: OnError, size: int,
-    plan: tuple[int, int, int, list[int]],
-) -> tuple[int, list[Any]]:
-    start, end, before, sizes = plan
-    refs = read.options(num_returns=len(sizes) + 1).remote(file, config, on_error, start, end, before, sizes, size)
-    return end - start, refs if isinstance(refs, list) else [refs]
 
 
 def _sees(file: InputFile, size: int) -> bool:
@@ -538,9 +630,23 @@ def _sees(file: InputFile, size: int) -> bool:
         return False
 
 
-def _count_range(file: InputFile, config: InputConfig, start: int, end: int, size: int) -> tuple[int, int] | None:
-    """:func:`dedup.read.count_records` on a worker, or ``None`` when it does not see the file."""
-    return count_records(file, config, start, end) if _sees(file, size) else None
+def _count_range(part: _Part, config: InputConfig) -> tuple[int, int] | None:
+    """What a Ray worker does to count a part: :func:`_count_part`, or ``None`` when it does not see the files."""
+    return _count_part(part, config) if _sees_part(part) else None
+
+
+def _sees_part(part: _Part) -> bool:
+    return all(_sees(file, size) for file, size in zip(part.files, part.sizes, strict=True))
+
+
+def _count_part(part: _Part, config: InputConfig) -> tuple[int, int]:
+    """The lines and the items of a part (:func:`dedup.read.count_range` of each of its files)."""
+    lines = items = 0
+    for file in part.files:
+        more_lines, more_items = count_range(file, config, part.start, part.end)
+        lines += more_lines
+        items += more_items
+    return lines, items
 
 
 class _Pieces:
@@ -573,41 +679,50 @@ class _Pieces:
     def put(self, ray: Any, assemble: Any) -> Any:
         """The batch's object ref (an empty batch follows)."""
         if all(isinstance(piece, list) for piece in self.pieces):
-            ref = ray.put([item for piece in self.pieces for item in piece])
+            ref = ray.put(_assemble_batch(self.marks, *self.pieces))
         else:
             ref = assemble.remote(self.marks, *self.pieces)
         self._clear()
         return ref
 
 
-def _read_range(
-    file: InputFile, config: InputConfig, on_error: OnError, start: int, end: int, before: int, sizes: list[int],
-    size: int,
-) -> Any:
-    """What a Ray worker does with a range of a plain JSONL file: read it, cut it at the batches' edges.
+def _read_range(part: _Part, config: InputConfig, on_error: OnError, before: int, sizes: list[int]) -> Any:
+    """What a Ray worker does with a part of the inputs: :func:`_read_part`, unless it does not see the files.
+
+    Returns:
+        :func:`_read_part`'s values; ``None`` for each of them when this
+        process does not see the files.
+    """
+    if not _sees_part(part):
+        return [None] * (len(sizes) + 1) if sizes else None
+    return _read_part(part, config, on_error, before, sizes)
+
+
+def _read_part(part: _Part, config: InputConfig, on_error: OnError, before: int, sizes: list[int]) -> Any:
+    """Read a part (:func:`dedup.read.read_range`), and cut its items at the batches' edges.
 
     Returns:
         The ids of its documents with where they are (piece, index in the
-        piece, id, line) and the error that stopped it (``on_error`` is
-        ``"raise"``), then each piece's items; ``None`` for all of them when
-        this process does not see the file (of ``size`` bytes).
+        piece, id, source, line) and the error that stopped it (``on_error``
+        is ``"raise"``), then each piece's items.
     """
-    if not _sees(file, size):
-        return [None] * (len(sizes) + 1) if sizes else None
     items: list[Document | InvalidRecord] = []
     failure = None
     try:
-        items.extend(read_jsonl_range(file, config, on_error, start, end, before))
+        for file in part.files:
+            items.extend(read_range(file, config, on_error, part.start, part.end, before))
     except InputError as exc:
         failure = _Failed(exc.reason, exc.source, exc.line)
     if failure is None and len(items) != sum(sizes):
-        raise DedupError(f"{file.path}: bytes {start}-{end} hold {len(items)} items, but {sum(sizes)} were counted")
+        where = ", ".join(file.path for file in part.files)
+        if part.end is not None:
+            where += f" bytes {part.start}-{part.end}"
+        raise DedupError(f"{where}: {len(items)} items read, but {sum(sizes)} were counted")
     pieces, ids, offset = [], [], 0
     for piece, size in enumerate(sizes):
         pieces.append(items[offset : offset + size])
-        ids += [
-            (piece, index, item.id, item.line) for index, item in enumerate(pieces[-1]) if isinstance(item, Document)
-        ]
+        ids += [(piece, index, item.id, item.source, item.line)
+                for index, item in enumerate(pieces[-1]) if isinstance(item, Document)]
         offset += size
     return [(ids, failure), *pieces] if sizes else (ids, failure)
 
