@@ -217,12 +217,8 @@ def _open_binary(path: str, on_read: OnRead | None = None) -> IO[bytes]:
         return _decompressed(stream, _compression(head))
     if is_uri(path):
         return _open_object(path, on_read)
-    lower = path.lower()
-    if lower.endswith(".gz"):
-        compression: str | None = "gzip"
-    elif lower.endswith(".zst"):
-        compression = "zstd"
-    else:
+    compression = _named_compression(path)
+    if compression is None:
         with open(path, "rb") as handle:
             compression = _compression(handle.read(len(_ZSTD_MAGIC)))
     if on_read is None:
@@ -231,16 +227,22 @@ def _open_binary(path: str, on_read: OnRead | None = None) -> IO[bytes]:
     return _decompressed(cast(IO[bytes], counted), compression)
 
 
+def _named_compression(name: str) -> str | None:
+    """The compression a file name says (``"gzip"`` for ``.gz``, ``"zstd"`` for ``.zst``), or ``None``."""
+    lower = name.lower()
+    if lower.endswith(".gz"):
+        return "gzip"
+    if lower.endswith(".zst"):
+        return "zstd"
+    return None
+
+
 def _open_object(uri: str, on_read: OnRead | None) -> IO[bytes]:
     """:func:`_open_binary` of an object in object storage, streamed from the store."""
     raw = objstore.open_input(uri)
     stream = io.BufferedReader(_Counted(raw, on_read) if on_read is not None else raw, _OBJECT_BUFFER)
-    lower = objstore.name_of(uri).lower()
-    if lower.endswith(".gz"):
-        compression: str | None = "gzip"
-    elif lower.endswith(".zst"):
-        compression = "zstd"
-    else:
+    compression = _named_compression(objstore.name_of(uri))
+    if compression is None:
         try:
             compression = _compression(stream.peek(len(_ZSTD_MAGIC))[: len(_ZSTD_MAGIC)])
         except BaseException:
@@ -560,7 +562,7 @@ def is_plain_jsonl(file: InputFile) -> bool:
     Not stdin, not compressed (by name or by its first bytes), and a file
     that can be opened (the readers say what is wrong with one that cannot).
     """
-    if file.kind != "jsonl" or file.path == STDIN or objstore.name_of(file.path).lower().endswith((".gz", ".zst")):
+    if file.kind != "jsonl" or file.path == STDIN or _named_compression(objstore.name_of(file.path)) is not None:
         return False
     try:
         if is_uri(file.path):
