@@ -41,7 +41,7 @@ from dedup.data import CleanResult, Document, Reason
 from dedup.errors import ArgumentError, InputError
 from dedup.html import HtmlReport, ReportDocument
 from dedup.labelled import read_labelled
-from dedup.objstore import is_uri
+from dedup.objstore import is_uri, name_of
 from dedup.objstore import join as join_uri
 from dedup.progress import Meter, ProgressHook
 from dedup.read import STDIN, InputFile, InvalidRecord, OnError, OnRead, file_size, kind_of, list_inputs, read_inputs
@@ -472,8 +472,8 @@ def _check_not_inside_inputs(inputs: list[str], targets: _Targets) -> None:
     """Refuse outputs inside an input directory: the next run would read them as inputs."""
     for argument in inputs:
         if is_uri(argument):
-            prefix = argument.partition("?")[0].rstrip("/") + "/"
-            inside = [(name, path) for name, path in targets.named() if path.partition("?")[0].startswith(prefix)]
+            prefix = name_of(argument).rstrip("/") + "/"
+            inside = [(name, path) for name, path in targets.named() if name_of(path).startswith(prefix)]
         elif argument == STDIN or not os.path.isdir(argument):
             continue
         else:
