@@ -101,11 +101,16 @@ def form_signals(text: str) -> tuple[float, float, float, float]:
     if len(stripped) > 160:  # captions and chrome are short: spare long paragraphs the searches
         return unterminated, kicker, 0.0, 0.0
     caption = bool(_CAPTION_START.match(stripped) or _CAPTION_ANYWHERE.search(stripped)) or _credit(stripped)
-    notice = _CHROME_ANYWHERE.search(stripped)
-    if notice is not None and _sentence_before(stripped[: notice.start()]):
-        notice = None  # a sentence of the article with a credit or a notice after it
-    chrome = bool(_CHROME_START.match(stripped) or notice or _MENU.match(stripped))
+    chrome = bool(_CHROME_START.match(stripped) or _notice(stripped) or _MENU.match(stripped))
     return unterminated, kicker, float(caption), float(chrome)
+
+
+def _notice(stripped: str) -> bool:
+    """Whether a line holds a notice or a widget's words (``©``, "subscribe") that no sentence of the
+    article stands before: after an ended sentence of :data:`_SENTENCE_WORDS` words, it is the article's
+    sentence with a credit."""
+    notice = _CHROME_ANYWHERE.search(stripped)
+    return notice is not None and not _sentence_before(stripped[: notice.start()])
 
 
 def _sentence_before(head: str) -> bool:
