@@ -293,7 +293,8 @@ class Config:
         seed, datasketch's permutation scheme, the shingle hash, the sketch
         width and the LSH recall slack, which decide band keys and sketches);
         every repeat and document setting (thresholds, which stages are on,
-        the boilerplate settings); and the topic stage, whose removals change
+        the boilerplate settings) with the version of the rule that says what
+        a repeat within a document is; and the topic stage, whose removals change
         the text a document is indexed by: on or off, its thresholds and
         rounds, the versions of its signals and of its removal rules, and the
         model's identity (``"default"`` for the shipped model, else
@@ -310,6 +311,7 @@ class Config:
         """
         # Imported here: dedup.minhash imports this module.
         from dedup.decide import TOPIC_RULES_VERSION
+        from dedup.match import RULE_VERSION as REPEAT_RULE_VERSION
         from dedup.minhash import RECALL_SLACK, SKETCH_BITS
         from dedup.region import RULE_VERSION as REGION_RULE_VERSION
         from dedup.split import AUTO_RULE_VERSION
@@ -344,7 +346,7 @@ class Config:
                 "recall_slack": RECALL_SLACK,
             },
             "shingle": dataclasses.asdict(self.shingle),
-            "dedup": dataclasses.asdict(self.dedup),
+            "dedup": {**dataclasses.asdict(self.dedup), "repeat_rule": REPEAT_RULE_VERSION},
             "topic": topic,
             "furniture": furniture,
             "paragraphs": {

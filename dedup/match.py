@@ -9,6 +9,17 @@ verified with the exact Jaccard similarity of the two shingle sets, so LSH
 false positives never remove text. Only kept paragraphs are indexed: a
 later copy is matched against the first occurrence, never against another
 copy. Nothing here decides; :mod:`dedup.decide` does.
+
+A near repeat carries little text of its own: a paragraph that adds at
+least :data:`ADDED_SHINGLES` shingles, and :data:`ADDED_SHARE` of its own,
+to the earlier one is not its copy, however similar the two are. A
+standfirst followed by the paragraph that expands it ("The band have
+announced dates in Europe." then "The band are getting ready to play UK
+shows this week, and have announced dates in Europe."), two references that
+differ in their titles, a table row of the same shape: removing the later
+one would lose what only it says. A light edit (a synonym, a spelling, a
+dropped word, punctuation) changes a dozen shingles or so; two edits stay
+under thirty.
 """
 
 from __future__ import annotations
@@ -28,6 +39,13 @@ _BUCKET_CAP = 64
 #: Above this many candidates, signatures screen them before exact comparison.
 _PREFILTER_OVER = 16
 
+#: Changes whenever what counts as a repeat within a document changes (it is part of an index's fingerprint).
+RULE_VERSION = 2
+#: A paragraph adding at least this many shingles (about as many characters) to an earlier one...
+ADDED_SHINGLES = 30
+#: ...that are at least this share of its own shingles is not a near repeat of it.
+ADDED_SHARE = 0.2
+
 
 @dataclass(frozen=True)
 class Repeat:
@@ -42,6 +60,22 @@ class Repeat:
     earlier: int
     score: float
     exact: bool
+
+
+def adds_text(later: np.ndarray, earlier: np.ndarray) -> bool:
+    """Whether ``later`` says enough that ``earlier`` does not to be kept beside it.
+
+    Both are sorted, unique shingle hashes.
+
+    Example:
+        >>> earlier = np.arange(100, dtype=np.uint64)
+        >>> adds_text(np.arange(12, 112, dtype=np.uint64), earlier)  # a light edit: 12 new shingles
+        False
+        >>> adds_text(np.arange(0, 140, dtype=np.uint64), earlier)  # 40 new of 140
+        True
+    """
+    added = len(later) - len(np.intersect1d(later, earlier, assume_unique=True))
+    return added >= ADDED_SHINGLES and added >= ADDED_SHARE * len(later)
 
 
 def repeat_lsh_params(dedup: DedupConfig, shingle: ShingleConfig) -> tuple[int, int]:
@@ -113,7 +147,7 @@ def find_repeats(
             best = -1.0
             for j in candidates:
                 score = jaccard(shingle_set(i), shingle_set(j))
-                if score >= dedup.threshold and score > best:
+                if score >= dedup.threshold and score > best and not adds_text(shingle_set(i), shingle_set(j)):
                     best, repeat = score, Repeat(j, score, False)
         out.append(repeat)
         if repeat is None:

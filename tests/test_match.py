@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from dedup.config import DedupConfig, ShingleConfig
-from dedup.match import Repeat, find_repeats, repeat_lsh_params
-from dedup.minhash import band_keys, signatures
+from dedup.match import Repeat, adds_text, find_repeats, repeat_lsh_params
+from dedup.minhash import band_keys, jaccard, signatures
 from dedup.shingle import exact_key, normalise, shingle_hashes
 
 P1 = "The Madrid-based Safeguard Defenders reported in September that 54 such stations allegedly existed."
@@ -105,3 +106,45 @@ def test_band_keys_of_a_whole_batch_give_the_same_repeats() -> None:
         start = end
     assert [r is not None for r in _repeats(documents[0])] == [False, False, True]
     assert [r is not None for r in _repeats(documents[1])] == [False, False, True]
+
+
+# A standfirst, then the paragraph that expands it (as on a real music-news page).
+STANDFIRST = "The band have now unveiled plans for a number of headline dates throughout mainland Europe."
+EXPANDED = (
+    "The band are getting ready to play a handful of UK shows this week, and have now unveiled plans "
+    "for a number of headline dates throughout mainland Europe."
+)
+
+
+def test_a_paragraph_that_adds_text_of_its_own_is_not_a_repeat() -> None:
+    dedup = DedupConfig()
+    norms = [normalise(p) for p in (STANDFIRST, EXPANDED)]
+    earlier, later = (np.unique(shingle_hashes(n, ShingleConfig().size)) for n in norms)
+    assert jaccard(later, earlier) >= dedup.threshold  # similar enough to be a near repeat by similarity alone
+    assert adds_text(later, earlier)
+    assert _repeats([STANDFIRST, P2, EXPANDED]) == [None, None, None]
+
+
+def test_two_light_edits_still_make_a_near_repeat() -> None:
+    twice = P1.replace("September", "October").replace("allegedly", "reportedly")
+    norms = [normalise(p) for p in (P1, twice)]
+    earlier, later = (np.unique(shingle_hashes(n, ShingleConfig().size)) for n in norms)
+    assert not adds_text(later, earlier)
+    out = _repeats([P1, twice])
+    assert out[1] is not None and out[1].earlier == 0
+
+
+def test_added_text_is_counted_against_the_later_paragraph_alone() -> None:
+    # The earlier paragraph expands the later one: the later adds nothing, so it goes.
+    out = _repeats([EXPANDED, P2, STANDFIRST])
+    assert out[2] is not None and out[2].earlier == 0
+
+
+def test_the_repeat_rule_version_is_part_of_the_index_fingerprint(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dedup import match
+    from dedup.config import Config
+
+    assert Config().index_settings()["dedup"]["repeat_rule"] == match.RULE_VERSION
+    before = Config().fingerprint()
+    monkeypatch.setattr(match, "RULE_VERSION", match.RULE_VERSION + 1)
+    assert Config().fingerprint() != before
