@@ -10,16 +10,18 @@ false positives never remove text. Only kept paragraphs are indexed: a
 later copy is matched against the first occurrence, never against another
 copy. Nothing here decides; :mod:`dedup.decide` does.
 
-A near repeat carries little text of its own: a paragraph that adds at
+A near repeat carries little text of its own: a paragraph that holds
+most of an earlier one (:data:`HELD_SHARE` of its shingles) and adds at
 least :data:`ADDED_SHINGLES` shingles, and :data:`ADDED_SHARE` of its own,
-to the earlier one is not its copy, however similar the two are. A
-standfirst followed by the paragraph that expands it ("The band have
-announced dates in Europe." then "The band are getting ready to play UK
-shows this week, and have announced dates in Europe."), two references that
-differ in their titles, a table row of the same shape: removing the later
-one would lose what only it says. A light edit (a synonym, a spelling, a
-dropped word, punctuation) changes a dozen shingles or so; two edits stay
-under thirty.
+expands it and is not its copy, however similar the two are. A standfirst
+followed by the paragraph that expands it ("The band have announced dates
+in Europe." then "The band are getting ready to play UK shows this week,
+and have announced dates in Europe."), a quote and the paragraph that
+quotes it with more around it: removing the later one would lose what
+only it says. A light edit (a synonym, a spelling, a dropped word,
+punctuation) changes a dozen shingles or so, and two edits stay under
+thirty; a reworded copy, which drops as much of the earlier paragraph as
+it adds, is still a near repeat at a loose enough ``threshold``.
 """
 
 from __future__ import annotations
@@ -41,9 +43,11 @@ _PREFILTER_OVER = 16
 
 #: Changes whenever what counts as a repeat within a document changes (it is part of an index's fingerprint).
 RULE_VERSION = 2
-#: A paragraph adding at least this many shingles (about as many characters) to an earlier one...
+#: A paragraph that holds at least this share of an earlier one's shingles...
+HELD_SHARE = 0.7
+#: ...and adds at least this many shingles (about as many characters) to it...
 ADDED_SHINGLES = 30
-#: ...that are at least this share of its own shingles is not a near repeat of it.
+#: ...that are at least this share of its own shingles, is not a near repeat of it: it expands it.
 ADDED_SHARE = 0.2
 
 
@@ -74,8 +78,9 @@ def adds_text(later: np.ndarray, earlier: np.ndarray) -> bool:
         >>> adds_text(np.arange(0, 140, dtype=np.uint64), earlier)  # 40 new of 140
         True
     """
-    added = len(later) - len(np.intersect1d(later, earlier, assume_unique=True))
-    return added >= ADDED_SHINGLES and added >= ADDED_SHARE * len(later)
+    shared = len(np.intersect1d(later, earlier, assume_unique=True))
+    added = len(later) - shared
+    return shared >= HELD_SHARE * len(earlier) and added >= ADDED_SHINGLES and added >= ADDED_SHARE * len(later)
 
 
 def repeat_lsh_params(dedup: DedupConfig, shingle: ShingleConfig) -> tuple[int, int]:

@@ -148,3 +148,12 @@ def test_the_repeat_rule_version_is_part_of_the_index_fingerprint(monkeypatch: p
     before = Config().fingerprint()
     monkeypatch.setattr(match, "RULE_VERSION", match.RULE_VERSION + 1)
     assert Config().fingerprint() != before
+
+
+def test_a_reworded_copy_expands_nothing() -> None:
+    """It adds as much as it drops: at a loose enough threshold it is still a near repeat."""
+    earlier = np.arange(100, dtype=np.uint64)
+    reworded = np.arange(45, 145, dtype=np.uint64)  # keeps 55 of the earlier's shingles, adds 45
+    assert not adds_text(reworded, earlier)
+    expanded = np.arange(20, 145, dtype=np.uint64)  # keeps 80, adds 45
+    assert adds_text(expanded, earlier)
