@@ -136,6 +136,9 @@ def analyse_batch(docs: Sequence[Document], config: Config, model: TopicModel | 
         _furniture_stage(ready, config)
     if model is not None and config.topic.enabled:
         _topic_stage(ready, config, model)
+    for item in ready:
+        if item.comments < len(item.texts):
+            item.decisions = decide.comments_decisions(item.decisions, item.comments)
     return _freeze(work, config)
 
 
@@ -163,6 +166,8 @@ class _Work:
     hashes: list[np.ndarray] = field(default_factory=list)
     signatures: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint32))
     decisions: list[Decision] = field(default_factory=list)
+    #: The paragraph that opens the page's reader comments (:func:`dedup.region.comments_start`), or ``len(texts)``.
+    comments: int = 1 << 62
 
 
 def _freeze(work: list[_Work], config: Config) -> list[Analysis]:
@@ -198,8 +203,8 @@ def _freeze(work: list[_Work], config: Config) -> list[Analysis]:
 def _region_stage(work: list[_Work]) -> None:
     """Remove what stands outside each page's article region (:mod:`dedup.region`).
 
-    The region is found among the paragraphs the repeat stage kept (a page
-    scraped twice is read once), so that cleaning the output again finds
+    The region, and where the reader comments start, are found among the
+    paragraphs the repeat stage kept (a page scraped twice is read once), so that cleaning the output again finds
     the same region. When the rule removes the first copy of a repeated
     paragraph, the next copy is put back (:func:`dedup.decide.promote_copies`)
     and the region is found again with it in its place.
@@ -207,8 +212,12 @@ def _region_stage(work: list[_Work]) -> None:
     for item in work:
         while True:
             kept = [d.index for d in item.decisions if d.kept]
+            texts = [item.texts[i] for i in kept]
+            weights = region.prose_weights(texts)
             scores = np.zeros(len(item.texts))
-            scores[kept] = region.outside_scores(region.prose_weights([item.texts[i] for i in kept]))
+            scores[kept] = region.outside_scores(weights)
+            start = region.comments_start(texts, weights)
+            item.comments = kept[start] if start < len(kept) else len(item.texts)
             if not scores.any():
                 break
             item.decisions = decide.region_decisions(item.decisions, scores)

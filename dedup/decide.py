@@ -294,6 +294,28 @@ def region_decisions(decisions: list[Decision], scores: np.ndarray) -> list[Deci
     return out
 
 
+def comments_decisions(decisions: list[Decision], start: int) -> list[Decision]:
+    """Remove the page's reader comments: every paragraph still kept from index ``start`` on.
+
+    ``start`` is the paragraph that opens them (:func:`dedup.region.comments_start`,
+    which leaves most of the page's prose before it). They go as
+    ``furniture`` scored 1, with the signal ``reader_comments``. Everything
+    from ``start`` on goes, so no kept repeat can point at them: a repeat's
+    first copy stands before it.
+
+    Example:
+        >>> kept = [Decision(0, True), Decision(1, True), Decision(2, True)]
+        >>> [(d.reason, d.metadata) for d in comments_decisions(kept, 2) if not d.kept]
+        [(<Reason.FURNITURE: 'furniture'>, {'signals': {'reader_comments': 1.0}, 'model': 'region'})]
+    """
+    out = list(decisions)
+    for d in decisions[start:]:
+        if d.kept:
+            metadata = {"signals": {"reader_comments": 1.0}, "model": "region"}
+            out[d.index] = Decision(d.index, False, Reason.FURNITURE, 1.0, None, metadata)
+    return out
+
+
 def furniture_decisions(
     decisions: list[Decision],
     scores: np.ndarray,

@@ -41,6 +41,22 @@ The rule, in three steps:
    its article: that tail (a list of fixtures or results, a signature) is
    the article's; page footers run longer.
 
+4. **Reader comments.** A short line that opens a comment thread ("12
+   Comments", "Leave a Reply", "Post a comment", "Comments (3):", "No
+   responses") after at least :data:`COMMENTS_AFTER` of the page's prose
+   (and :data:`COMMENTS_MIN_BEFORE` columns of it) starts the page's
+   comments: it and everything after it stand outside the article
+   (:func:`comments_start`). Reader comments are not the article, but they
+   are prose, so the blocks alone keep them. The line must come after most
+   of the prose: "45 comments posted" under a headline, or "Add a comment"
+   above the article, opens nothing, and so does a thread longer than its
+   article (the rule cannot tell such a page from one whose article starts
+   after the line). A count of none ("Comments (0)") opens nothing, nor
+   does a count that recurs after more prose (each post of a blog's front
+   page ends with its own). The phrases are English. The paragraphs go
+   after the topic stage has read the page, as
+   :func:`dedup.decide.comments_decisions`.
+
 A paragraph outside the region scores ``1 - w / heaviest``, where ``w`` is
 the weight of the block it stands in (``0`` when it stands in none), so
 every paragraph outside scores above :data:`OUTSIDE` (``1 - BLOCK_SHARE``) and every
@@ -69,6 +85,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -79,6 +96,9 @@ from dedup.words import STOP_WORDS, ascii_punctuation_to_spaces
 __all__ = [
     "BLOCK_CHARS",
     "BLOCK_SHARE",
+    "COMMENTS_AFTER",
+    "COMMENTS_MIN_BEFORE",
+    "COMMENTS_OPENING",
     "LINES_AFTER",
     "LINES_BEFORE",
     "MIN_WORDS",
@@ -88,13 +108,14 @@ __all__ = [
     "SHORT_COST",
     "STOP_DENSITY",
     "TAIL_LINES",
+    "comments_start",
     "maximal_segments",
     "outside_scores",
     "prose_weights",
 ]
 
 #: Changes whenever the rule or a constant below changes (it is part of an index's fingerprint).
-RULE_VERSION = 1
+RULE_VERSION = 2
 
 MIN_WORDS = 4  # fewer words: a label, a menu item, a name
 STOP_DENSITY = 0.2  # share of function words from which a line reads as prose
@@ -107,6 +128,21 @@ OUTSIDE = 1.0 - BLOCK_SHARE
 LINES_BEFORE = 3  # headline, byline, date
 LINES_AFTER = 1  # a closing credit or sign-off
 TAIL_LINES = 15  # a page ending this close to its region ends with the article
+#: A line that opens reader comments: a count of them, an invitation to write one, a heading.
+COMMENTS_OPENING = re.compile(
+    r"^\s*(?:\d+\s+(?:comments?|responses?|replies)\b"
+    r"|(?:leave|post|add|write|submit)\s+(?:a\s+|your\s+|new\s+)*(?:comment|reply|response)\b"
+    r"|(?:reader|user|your)\s+(?:comments?|responses?)(?:\s*\(\d+\))?(?:\s*:)?\s*$"
+    r"|(?:comments?|responses?)\s*\(\d+\)(?:\s*:)?\s*$"
+    r"|no\s+(?:comments|responses)\b)",
+    re.IGNORECASE,
+)
+_COUNT = re.compile(r"\d")
+_NONE = re.compile(r"(?<![\d,.])0\b|^\s*no\b", re.IGNORECASE)
+COMMENTS_MAX_WORDS = 6  # an opening line is a heading, not a sentence that mentions comments
+_OPENING_CHARS = 200  # longer lines are not looked at (six words, and spaces around them)
+COMMENTS_AFTER = 0.5  # share of the page's prose that must stand before the comments open
+COMMENTS_MIN_BEFORE = 500.0  # and at least this much prose, in columns
 
 _TERMINAL = frozenset(".!?…\"”’'»)。！？")
 
@@ -217,3 +253,41 @@ def outside_scores(weights: np.ndarray) -> np.ndarray:
     if n - 1 - last <= TAIL_LINES:
         scores[last + 1 :] = np.minimum(scores[last + 1 :], OUTSIDE)
     return scores
+
+
+def comments_start(paragraphs: Sequence[str], weights: np.ndarray) -> int:
+    """The index of the line that opens the page's reader comments, or ``len(paragraphs)``.
+
+    ``weights`` are the paragraphs' :func:`prose_weights`. The opening line
+    is the first short line (at most :data:`COMMENTS_MAX_WORDS` words)
+    matching :data:`COMMENTS_OPENING` with at least :data:`COMMENTS_AFTER`
+    of the page's prose, and :data:`COMMENTS_MIN_BEFORE` columns, before it.
+
+    Example:
+        >>> article = ["It was the best of times, it was the worst of times, and the council met on Monday." * 4] * 3
+        >>> comments = ["3 Comments", "Posted by jo at 10:15", "I could not agree more with every word of this."]
+        >>> page = ["Add a comment", *article, *comments]
+        >>> comments_start(page, prose_weights(page))
+        4
+    """
+    prose = np.clip(weights, 0.0, None)
+    total = float(prose.sum())
+    before = np.concatenate(([0.0], np.cumsum(prose)[:-1])) if len(prose) else prose
+    need = max(COMMENTS_MIN_BEFORE, COMMENTS_AFTER * total)
+    openings = [
+        i
+        for i, text in enumerate(paragraphs)
+        if len(text) <= _OPENING_CHARS and COMMENTS_OPENING.match(text) and len(text.split()) <= COMMENTS_MAX_WORDS
+    ]
+    counts = [before[i] for i in openings if _COUNT.search(paragraphs[i])]
+    first, last = (min(counts), max(counts)) if counts else (0.0, 0.0)
+    for i in openings:
+        if before[i] < need:
+            continue
+        if _NONE.search(paragraphs[i]):
+            continue  # "Comments (0)", "No responses": no thread follows
+        # A count that recurs across more prose closes each post of a list of posts (a blog's front page).
+        if _COUNT.search(paragraphs[i]) and max(last - before[i], before[i] - first) >= COMMENTS_MIN_BEFORE:
+            continue
+        return i
+    return len(paragraphs)

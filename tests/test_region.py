@@ -21,6 +21,7 @@ from dedup.region import (
     OUTSIDE,
     SHORT_COST,
     TAIL_LINES,
+    comments_start,
     maximal_segments,
     outside_scores,
     prose_weights,
@@ -273,3 +274,75 @@ def test_no_article_text_is_lost_with_its_copy_in_the_furniture(seed: int, topic
             assert set(copies) == {Reason.OFF_TOPIC}, (analysis.doc.id, line, copies)
             off_topic += 1
     assert region_removals > 150 and repeats > 30 and off_topic <= 3
+
+
+# -- reader comments ----------------------------------------------------------------------------------
+
+COMMENTS = [
+    "Posted by liz at May 29, 2005 10:19:16 PM",
+    "I have lived in the north of the town for twenty years and the library is the only place where my "
+    "children can do their homework in peace, so I hope that the council will think again about it.",
+    "Reply",
+    "Posted by sam at May 29, 2005 11:02:40 PM",
+    "The roads are in a terrible state and it is about time that somebody said so. The money has to come "
+    "from somewhere, and I would rather it came from the library than from the schools of the town.",
+    "Reply",
+]  # prose, as the article is: the blocks alone keep it
+
+
+def test_reader_comments_open_after_most_of_the_prose() -> None:
+    page = [*MENU, *ARTICLE, "12 Comments", *COMMENTS, "Leave a Reply", *FOOTER]
+    assert comments_start(page, prose_weights(page)) == len(MENU) + len(ARTICLE)
+
+
+@pytest.mark.parametrize(
+    "opening", ["3 Comments:", "Leave a Reply", "Post a comment", "Comments (12)", "Reader comments", "24 responses"]
+)
+def test_the_opening_lines_of_a_thread(opening: str) -> None:
+    page = [*ARTICLE, opening, *COMMENTS]
+    assert comments_start(page, prose_weights(page)) == len(ARTICLE)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Comments",  # a link in a menu
+        "Comment",  # a section of opinion pieces
+        "Comments (0)",  # no thread follows
+        "No comments yet",
+        "Readers left more comments on this story than on any other this year.",  # a sentence
+    ],
+)
+def test_lines_that_open_no_thread(line: str) -> None:
+    page = [*ARTICLE, line, *COMMENTS]
+    assert comments_start(page, prose_weights(page)) == len(page)
+
+
+def test_a_count_above_the_article_opens_nothing() -> None:
+    """ "45 comments" under the headline, "Add a comment" above the article: most prose comes after."""
+    page = ["Council approves budget", "45 comments", "Add a comment", *ARTICLE, *FOOTER]
+    assert comments_start(page, prose_weights(page)) == len(page)
+
+
+def test_counts_that_close_each_post_of_a_list_open_nothing() -> None:
+    posts = [[paragraph, f"Comments ({n})"] for n, paragraph in enumerate(ARTICLE * 2, start=3)]
+    page = [line for post in posts for line in post]
+    assert comments_start(page, prose_weights(page)) == len(page)
+
+
+def test_the_cleaner_removes_reader_comments_as_furniture_and_keeps_the_article() -> None:
+    page = "\n".join(["Council approves budget", *ARTICLE, "12 Comments", *COMMENTS, "Leave a Reply"]) + "\n"
+    result = Cleaner(Config()).clean_text(page, id="page")
+    comments = [d for d in result.decisions if "reader_comments" in d.metadata.get("signals", {})]
+    lines = page.splitlines()
+    opening = 1 + len(ARTICLE)
+    assert comments[0].index == opening
+    assert all(d.reason is Reason.FURNITURE and d.score == 1.0 for d in comments)
+    # Every paragraph from the opening on goes: as a comment, or as a repeat ("Reply").
+    removed = result.decisions[opening:]
+    assert len(removed) == len(lines) - opening and not any(d.kept for d in removed)
+    assert {d.reason for d in removed} == {Reason.FURNITURE, Reason.DUPLICATE}
+    assert result.text == "".join(line + "\n" for line in ["Council approves budget", *ARTICLE])
+    # The blocks alone keep the thread: comments are prose.
+    off = Cleaner(Config(furniture=FurnitureConfig(region=False))).clean_text(page, id="page")
+    assert "12 Comments\n" in off.text and COMMENTS[1] in off.text
