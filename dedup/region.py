@@ -48,7 +48,8 @@ The rule, in three steps:
    comments: it and everything after it stand outside the article
    (:func:`comments_start`). Reader comments are not the article, but they
    are prose, so the blocks alone keep them. The line must come after most
-   of the prose: "45 comments posted" under a headline, or "Add a comment"
+   of the prose (counting paragraphs of prose at least a sentence wide,
+   :data:`SENTENCE_CHARS`, not the headlines of related stories): "45 comments posted" under a headline, or "Add a comment"
    above the article, opens nothing, and so does a thread longer than its
    article (the rule cannot tell such a page from one whose article starts
    after the line). A count of none ("Comments (0)") opens nothing, nor
@@ -261,7 +262,9 @@ def comments_start(paragraphs: Sequence[str], weights: np.ndarray) -> int:
     ``weights`` are the paragraphs' :func:`prose_weights`. The opening line
     is the first short line (at most :data:`COMMENTS_MAX_WORDS` words)
     matching :data:`COMMENTS_OPENING` with at least :data:`COMMENTS_AFTER`
-    of the page's prose, and :data:`COMMENTS_MIN_BEFORE` columns, before it.
+    of the page's prose, and :data:`COMMENTS_MIN_BEFORE` columns, before it;
+    only paragraphs of prose at least :data:`SENTENCE_CHARS` wide count
+    (not the headlines of a list of other stories).
 
     Example:
         >>> article = ["It was the best of times, it was the worst of times, and the council met on Monday." * 4] * 3
@@ -270,7 +273,9 @@ def comments_start(paragraphs: Sequence[str], weights: np.ndarray) -> int:
         >>> comments_start(page, prose_weights(page))
         4
     """
-    prose = np.clip(weights, 0.0, None)
+    # Paragraphs of prose at least a sentence wide: a list of other stories' headlines reads as prose
+    # by its function words, and would tip the share towards the end of the page.
+    prose = np.where(weights >= SENTENCE_CHARS, weights, 0.0)
     total = float(prose.sum())
     before = np.concatenate(([0.0], np.cumsum(prose)[:-1])) if len(prose) else prose
     need = max(COMMENTS_MIN_BEFORE, COMMENTS_AFTER * total)
