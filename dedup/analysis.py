@@ -128,7 +128,7 @@ def analyse_batch(docs: Sequence[Document], config: Config, model: TopicModel | 
             )
         else:
             repeats = [None] * n
-        item.decisions = decide.repeat_decisions(item.doc.id, repeats)
+        item.decisions = decide.repeat_decisions(item.doc.id, repeats, [len(text) for text in item.texts])
         offset += n
     if config.furniture.region:
         _region_stage(ready)

@@ -61,16 +61,55 @@ class Drop(NamedTuple):
     duplicate_of: Ref | None = None
 
 
-def repeat_decisions(doc_id: str, repeats: Sequence[Repeat | None]) -> list[Decision]:
-    """Decisions after the within-document repeat stage."""
+#: A short line (at most this many characters) that recurs alone is the page's own, not a copy.
+LONE_REPEAT_MAX_CHARS = 40
+
+
+def repeat_decisions(
+    doc_id: str, repeats: Sequence[Repeat | None], lengths: Sequence[int] | None = None
+) -> list[Decision]:
+    """Decisions after the within-document repeat stage.
+
+    Copies come in runs: a page scraped twice, a block repeated. A short
+    line (``lengths``: at most :data:`LONE_REPEAT_MAX_CHARS` characters)
+    that exactly repeats an earlier line but stands alone, with neither
+    neighbour a repeat and not right after the line it repeats, is the
+    page's own recurrence and is kept: a refrain, a heading that recurs
+    through a report, the same price under two lots, a list quoted twice
+    item by item with text between. Longer paragraphs, near repeats and
+    repeats in runs go.
+
+    Example:
+        >>> lone = repeat_decisions("d", [None, None, Repeat(0, 1.0, True), None], [12, 300, 12, 300])
+        >>> [d.kept for d in lone]
+        [True, True, True, True]
+        >>> run = repeat_decisions("d", [None, None, Repeat(0, 1.0, True), Repeat(1, 1.0, True)], [12, 300, 12, 300])
+        >>> [d.kept for d in run]
+        [True, True, False, False]
+    """
     out = []
     for i, repeat in enumerate(repeats):
+        if repeat is not None and lengths is not None and _lone(repeats, lengths, i):
+            repeat = None
         if repeat is None:
             out.append(Decision(i, True))
         else:
             reason = Reason.DUPLICATE if repeat.exact else Reason.NEAR_DUPLICATE
             out.append(Decision(i, False, reason, repeat.score, Ref(doc_id, repeat.earlier)))
     return out
+
+
+def _lone(repeats: Sequence[Repeat | None], lengths: Sequence[int], i: int) -> bool:
+    """Whether paragraph ``i``, a repeat, is a short exact repeat standing alone (see :func:`repeat_decisions`)."""
+    repeat = repeats[i]
+    return (
+        repeat is not None
+        and repeat.exact
+        and lengths[i] <= LONE_REPEAT_MAX_CHARS
+        and i - repeat.earlier > 1
+        and (i == 0 or repeats[i - 1] is None)
+        and (i + 1 == len(repeats) or repeats[i + 1] is None)
+    )
 
 
 #: Changes whenever a rule of the topic stage below changes what it removes (the trailing run, the

@@ -41,8 +41,10 @@ _BUCKET_CAP = 64
 #: Above this many candidates, signatures screen them before exact comparison.
 _PREFILTER_OVER = 16
 
-#: Changes whenever what counts as a repeat within a document changes (it is part of an index's fingerprint).
-RULE_VERSION = 2
+#: Changes whenever what counts as a repeat within a document changes (it is part of an index's
+#: fingerprint). 2: a paragraph that expands an earlier one is not its repeat. 3: a short repeat standing
+#: alone is kept (:func:`dedup.decide.repeat_decisions`).
+RULE_VERSION = 3
 #: A paragraph that holds at least this share of an earlier one's shingles...
 HELD_SHARE = 0.7
 #: ...and adds at least this many shingles (about as many characters) to it...

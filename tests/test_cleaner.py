@@ -292,3 +292,15 @@ def test_an_interview_keeps_its_answers() -> None:
     result = Cleaner(Config(dedup=DedupConfig(documents=False))).clean_text("\n".join(page))
     assert [d.index for d in result.decisions if not d.kept] == []
     assert result.text == "\n".join(page)
+
+
+def test_a_refrain_stays_where_a_repeated_block_goes() -> None:
+    refrain = "We love you Arsenal, we do."  # 27 characters, between verses
+    verses = [ARTICLE[0], refrain, ARTICLE[1], refrain, ARTICLE[2], refrain]
+    song = Cleaner(NO_TOPIC).clean_text("\n".join(verses) + "\n", id="song")
+    assert song.text == "\n".join(verses) + "\n"
+    # The same line inside a block scraped twice goes with the block.
+    block = [ARTICLE[0], refrain, ARTICLE[1], ARTICLE[0], refrain, ARTICLE[2]]
+    scraped = Cleaner(NO_TOPIC).clean_text("\n".join(block) + "\n", id="page")
+    assert [d.reason for d in scraped.decisions if not d.kept] == [Reason.DUPLICATE, Reason.DUPLICATE]
+    assert scraped.text == "\n".join([ARTICLE[0], refrain, ARTICLE[1], ARTICLE[2]]) + "\n"

@@ -12,6 +12,7 @@ import dedup
 from dedup.config import TopicConfig
 from dedup.data import Decision, Reason, Ref
 from dedup.decide import (
+    LONE_REPEAT_MAX_CHARS,
     TRAILER_MIN_BEFORE,
     furniture_decisions,
     off_topic,
@@ -261,3 +262,27 @@ def test_a_long_block_has_no_teasers_form() -> None:
     section = np.array([900, 900, TEASER_MAX_CHARS + 1])
     assert off_topic(scores, junk, substantial, topic, teaser, cut).tolist() == [False, False, True]
     assert off_topic(scores, junk, substantial, topic, section, cut).tolist() == [False, False, False]
+
+
+def test_a_short_line_that_recurs_alone_is_kept() -> None:
+    """Copies come in runs; a refrain or a recurring heading stands alone, with text around each copy."""
+    repeats = [None, None, None, Repeat(0, 1.0, True), None]
+    lengths = [11, 300, 250, 11, 280]
+    assert all(d.kept for d in repeat_decisions("d", repeats, lengths))
+    # Without the lengths (or longer than the limit), every repeat goes, as before.
+    assert not repeat_decisions("d", repeats)[3].kept
+    assert not repeat_decisions("d", repeats, [11, 300, 250, LONE_REPEAT_MAX_CHARS + 1, 280])[3].kept
+
+
+@pytest.mark.parametrize(
+    ("repeats", "why"),
+    [
+        ([None, None, Repeat(0, 1.0, True), Repeat(1, 1.0, True)], "a run: the page scraped twice"),
+        ([None, Repeat(0, 1.0, True), None], "right after the line it repeats"),
+        ([None, None, Repeat(0, 0.8, False), None], "a near repeat"),
+        ([None, None, Repeat(0, 1.0, True), Repeat(1, 0.7, False)], "next to a near repeat"),
+    ],
+)
+def test_repeats_that_do_not_stand_alone_go(repeats: list[Repeat | None], why: str) -> None:
+    decisions = repeat_decisions("d", repeats, [20] * len(repeats))
+    assert not decisions[2 if len(repeats) > 3 else 1].kept, why

@@ -338,10 +338,10 @@ def test_the_cleaner_removes_reader_comments_as_furniture_and_keeps_the_article(
     opening = 1 + len(ARTICLE)
     assert comments[0].index == opening
     assert all(d.reason is Reason.FURNITURE and d.score == 1.0 for d in comments)
-    # Every paragraph from the opening on goes: as a comment, or as a repeat ("Reply").
+    # Every paragraph from the opening on goes.
     removed = result.decisions[opening:]
     assert len(removed) == len(lines) - opening and not any(d.kept for d in removed)
-    assert {d.reason for d in removed} == {Reason.FURNITURE, Reason.DUPLICATE}
+    assert {d.reason for d in removed} == {Reason.FURNITURE}
     assert result.text == "".join(line + "\n" for line in ["Council approves budget", *ARTICLE])
     # The blocks alone keep the thread: comments are prose.
     off = Cleaner(Config(furniture=FurnitureConfig(region=False))).clean_text(page, id="page")
