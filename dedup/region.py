@@ -66,8 +66,9 @@ paragraph of the heaviest block 0 (the score is a distance, not a
 probability). A page whose heaviest block weighs less than
 :data:`BLOCK_CHARS` (a list, a note, a poem of short lines, a language
 whose function words are not listed) has no article to tell apart and
-keeps every paragraph; the heaviest block is always kept, so the rule
-never empties a page.
+keeps every paragraph; the blocks' rule always keeps the heaviest block,
+and the comments step leaves at least half of the page's prose (500
+columns at least) before the comments, so neither empties a page.
 
 The constants were chosen on the real-page benchmark (``benchmarks/pages.py``)
 by running the rule alone on both sources and inputs: each step that bought
