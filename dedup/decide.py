@@ -340,7 +340,8 @@ def comments_decisions(decisions: list[Decision], start: int) -> list[Decision]:
     which leaves most of the page's prose before it). They go as
     ``furniture`` scored 1, with the signal ``reader_comments``. Everything
     from ``start`` on goes, so no kept repeat can point at them: a repeat's
-    first copy stands before it.
+    first copy stands before it. When no paragraph before ``start`` is
+    still kept, nothing goes: the rule never empties a page.
 
     Example:
         >>> kept = [Decision(0, True), Decision(1, True), Decision(2, True)]
@@ -348,6 +349,8 @@ def comments_decisions(decisions: list[Decision], start: int) -> list[Decision]:
         [(<Reason.FURNITURE: 'furniture'>, {'signals': {'reader_comments': 1.0}, 'model': 'region'})]
     """
     out = list(decisions)
+    if not any(d.kept for d in decisions[:start]):
+        return out  # the stages before removed the article: the comments are all that is left
     for d in decisions[start:]:
         if d.kept:
             metadata = {"signals": {"reader_comments": 1.0}, "model": "region"}

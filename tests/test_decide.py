@@ -14,6 +14,7 @@ from dedup.data import Decision, Reason, Ref
 from dedup.decide import (
     LONE_REPEAT_MAX_CHARS,
     TRAILER_MIN_BEFORE,
+    comments_decisions,
     furniture_decisions,
     off_topic,
     promote_copies,
@@ -286,3 +287,10 @@ def test_a_short_line_that_recurs_alone_is_kept() -> None:
 def test_repeats_that_do_not_stand_alone_go(repeats: list[Repeat | None], why: str) -> None:
     decisions = repeat_decisions("d", repeats, [20] * len(repeats))
     assert not decisions[2 if len(repeats) > 3 else 1].kept, why
+
+
+def test_reader_comments_never_empty_a_page() -> None:
+    before = [Decision(0, False, Reason.OFF_TOPIC, 0.99), Decision(1, True), Decision(2, True)]
+    assert comments_decisions(before, 1) == before
+    cut = comments_decisions([Decision(0, True), Decision(1, True), Decision(2, True)], 1)
+    assert [d.kept for d in cut] == [True, False, False]
