@@ -204,8 +204,8 @@ def _region_stage(work: list[_Work]) -> None:
     """Remove what stands outside each page's article region (:mod:`dedup.region`).
 
     The region, and where the reader comments start, are found among the
-    paragraphs the repeat stage kept (a page scraped twice is read once), so that cleaning the output again finds
-    the same region. When the rule removes the first copy of a repeated
+    paragraphs the repeat stage kept (a page scraped twice is read once),
+    so that cleaning the output again finds the same region. When the rule removes the first copy of a repeated
     paragraph, the next copy is put back (:func:`dedup.decide.promote_copies`)
     and the region is found again with it in its place.
     """

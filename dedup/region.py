@@ -275,17 +275,18 @@ def comments_start(paragraphs: Sequence[str], weights: np.ndarray) -> int:
         >>> comments_start(page, prose_weights(page))
         4
     """
-    # Paragraphs of prose at least a sentence wide: a list of other stories' headlines reads as prose
-    # by its function words, and would tip the share towards the end of the page.
-    prose = np.where(weights >= SENTENCE_CHARS, weights, 0.0)
-    total = float(prose.sum())
-    before = np.concatenate(([0.0], np.cumsum(prose)[:-1])) if len(prose) else prose
-    need = max(COMMENTS_MIN_BEFORE, COMMENTS_AFTER * total)
     openings = [
         i
         for i, text in enumerate(paragraphs)
         if len(text) <= _OPENING_CHARS and COMMENTS_OPENING.match(text) and len(text.split()) <= COMMENTS_MAX_WORDS
     ]
+    if not openings:
+        return len(paragraphs)  # most pages
+    # Paragraphs of prose at least a sentence wide: a list of other stories' headlines reads as prose
+    # by its function words, and would tip the share towards the end of the page.
+    prose = np.where(weights >= SENTENCE_CHARS, weights, 0.0)
+    before = np.concatenate(([0.0], np.cumsum(prose)[:-1]))
+    need = max(COMMENTS_MIN_BEFORE, COMMENTS_AFTER * float(prose.sum()))
     counts = [before[i] for i in openings if _COUNT.search(paragraphs[i])]
     first, last = (min(counts), max(counts)) if counts else (0.0, 0.0)
     for i in openings:
