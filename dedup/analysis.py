@@ -205,9 +205,11 @@ def _region_stage(work: list[_Work]) -> None:
 
     The region, and where the reader comments start, are found among the
     paragraphs the repeat stage kept (a page scraped twice is read once),
-    so that cleaning the output again finds the same region. When the rule removes the first copy of a repeated
-    paragraph, the next copy is put back (:func:`dedup.decide.promote_copies`)
-    and the region is found again with it in its place.
+    so that cleaning the output again finds the same region. When the rule
+    removes the first copy of a repeated paragraph, the next copy is put
+    back (:func:`dedup.decide.promote_copies`) and the region is found
+    again with it in its place. The comments go later, once the topic
+    stage has read the page (:func:`analyse_batch`).
     """
     for item in work:
         while True:

@@ -43,20 +43,20 @@ The rule, in three steps:
 
 4. **Reader comments.** A short line that opens a comment thread ("12
    Comments", "Leave a Reply", "Post a comment", "Comments (3):") after
-   at least :data:`COMMENTS_AFTER` of the page's prose (and :data:`COMMENTS_MIN_BEFORE` columns of it) starts the page's
-   comments: it and everything after it stand outside the article
+   at least :data:`COMMENTS_AFTER` of the page's prose (and
+   :data:`COMMENTS_MIN_BEFORE` columns of it) starts the page's comments:
+   it and everything after it stand outside the article
    (:func:`comments_start`). Reader comments are not the article, but they
    are prose, so the blocks alone keep them. The line must come after most
    of the prose (counting paragraphs of prose at least a sentence wide,
    :data:`SENTENCE_CHARS`, not the headlines of related stories): "45
    comments posted" under a headline, or "Add a comment" above the
-   article, opens nothing, and so does a thread longer than its
-   article (the rule cannot tell such a page from one whose article starts
-   after the line). A count of none ("Comments (0)", "No responses")
-   opens nothing, nor
-   does a count that recurs after more prose (each post of a blog's front
-   page ends with its own). The phrases are English. The paragraphs go
-   after the topic stage has read the page, as
+   article, opens nothing, and so does a thread longer than its article
+   (the rule cannot tell such a page from one whose article starts after
+   the line). A count of none ("Comments (0)", "No responses") opens
+   nothing, nor does a count that recurs after more prose (each post of a
+   blog's front page ends with its own). The phrases are English. The
+   paragraphs go after the topic stage has read the page, as
    :func:`dedup.decide.comments_decisions`.
 
 A paragraph outside the region scores ``1 - w / heaviest``, where ``w`` is
