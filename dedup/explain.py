@@ -272,7 +272,10 @@ def render(found: Explanation, style: Style = _plain) -> str:
         else:
             head = style(f"removed  {p.reason}", fg="red") + f"  score {p.score:.3f}"
             if p.model is not None:
-                head += "  (article region)" if p.model == "region" else f"  ({p.model} model)"
+                if p.model != "region":
+                    head += f"  ({p.model} model)"
+                else:
+                    head += "  (reader comments)" if "reader_comments" in p.signals else "  (article region)"
             if p.duplicate_of is not None:
                 head += f"  repeats {where(p.duplicate_of)}"
             if p.signals:

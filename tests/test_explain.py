@@ -198,3 +198,21 @@ def test_render_without_style_is_plain(seeds_dir):
 
     assert "\x1b" not in text
     assert text.startswith(f"{SEED_000} ({seeds_dir / SEED_000}): kept, 8 of 15 paragraphs\n")
+
+
+def test_reader_comments_are_named_as_such(write_jsonl, tmp_path):
+    article = [
+        "The council approved the new budget on Tuesday after a debate that lasted most of the afternoon, "
+        "and the leader of the opposition said the vote had been rushed through before the summer recess.",
+        "Officials said the plan would cut spending on roads by a tenth over the next three years, while "
+        "money for schools and libraries would rise in line with inflation from April.",
+        "Residents who spoke at the meeting were divided, and several of them asked for the decision on the "
+        "library in the north of the town to be put off until the autumn.",
+    ]
+    comment = "I have lived here for twenty years and I think the library matters more than the roads do."
+    path = write_jsonl(tmp_path / "page.jsonl", [{"id": "p", "text": "\n".join([*article, "2 Comments", comment])}])
+
+    text = render(explain(path, "p", Config()))
+
+    assert "[3] removed  furniture  score 1.000  (reader comments)  signals: reader_comments +1.000" in text
+    assert "[4] removed  furniture  score 1.000  (reader comments)" in text
