@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_region import ARTICLE  # a three-paragraph article the region keeps whole
 
 from dedup.config import Config, DedupConfig
 from dedup.errors import InputError
@@ -201,16 +202,8 @@ def test_render_without_style_is_plain(seeds_dir):
 
 
 def test_reader_comments_are_named_as_such(write_jsonl, tmp_path):
-    article = [
-        "The council approved the new budget on Tuesday after a debate that lasted most of the afternoon, "
-        "and the leader of the opposition said the vote had been rushed through before the summer recess.",
-        "Officials said the plan would cut spending on roads by a tenth over the next three years, while "
-        "money for schools and libraries would rise in line with inflation from April.",
-        "Residents who spoke at the meeting were divided, and several of them asked for the decision on the "
-        "library in the north of the town to be put off until the autumn.",
-    ]
     comment = "I have lived here for twenty years and I think the library matters more than the roads do."
-    path = write_jsonl(tmp_path / "page.jsonl", [{"id": "p", "text": "\n".join([*article, "2 Comments", comment])}])
+    path = write_jsonl(tmp_path / "page.jsonl", [{"id": "p", "text": "\n".join([*ARTICLE, "2 Comments", comment])}])
 
     text = render(explain(path, "p", Config()))
 
