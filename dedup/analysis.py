@@ -137,7 +137,7 @@ def analyse_batch(docs: Sequence[Document], config: Config, model: TopicModel | 
     if model is not None and config.topic.enabled:
         _topic_stage(ready, config, model)
     for item in ready:
-        if item.comments < len(item.texts):
+        if item.comments is not None:
             item.decisions = decide.comments_decisions(item.decisions, item.comments)
     return _freeze(work, config)
 
@@ -166,8 +166,8 @@ class _Work:
     hashes: list[np.ndarray] = field(default_factory=list)
     signatures: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint32))
     decisions: list[Decision] = field(default_factory=list)
-    #: The paragraph that opens the page's reader comments (:func:`dedup.region.comments_start`), or ``len(texts)``.
-    comments: int = 1 << 62
+    #: The paragraph that opens the page's reader comments (:func:`dedup.region.comments_start`), if any.
+    comments: int | None = None
 
 
 def _freeze(work: list[_Work], config: Config) -> list[Analysis]:
@@ -219,7 +219,7 @@ def _region_stage(work: list[_Work]) -> None:
             scores = np.zeros(len(item.texts))
             scores[kept] = region.outside_scores(weights)
             start = region.comments_start(texts, weights)
-            item.comments = kept[start] if start < len(kept) else len(item.texts)
+            item.comments = kept[start] if start < len(kept) else None
             if not scores.any():
                 break
             item.decisions = decide.region_decisions(item.decisions, scores)
