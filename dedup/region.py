@@ -51,13 +51,18 @@ The rule, in four steps:
    of the prose (counting paragraphs of prose at least a sentence wide,
    :data:`SENTENCE_CHARS`, not the headlines of related stories): "45
    comments posted" under a headline, or "Add a comment" above the
-   article, opens nothing, and so does a thread longer than its article
-   (the rule cannot tell such a page from one whose article starts after
-   the line). A count of none ("Comments (0)", "No responses") opens
-   nothing, nor does a count that recurs after more prose (each post of a
-   blog's front page ends with its own). The phrases are English. The
-   paragraphs go after the topic stage has read the page, as
-   :func:`dedup.decide.comments_decisions`.
+   article, opens nothing. A thread longer than its article puts most of
+   the prose after the line; the line opens it all the same when a
+   thread's form follows it (:func:`thread_follows`): within
+   :data:`THREAD_LINES` paragraphs, :data:`THREAD_STAMPS` short lines or
+   more that stamp a comment (a time of day, a "Reply" link), the first
+   of them within :data:`THREAD_FIRST` paragraphs of the line, with a
+   paragraph of prose a sentence wide for every two stamps (a list of
+   other stories stamped with their times has none). A count of none ("Comments (0)",
+   "No responses") opens nothing, nor does a count that recurs after more
+   prose (each post of a blog's front page ends with its own). The phrases
+   are English. The paragraphs go after the topic stage has read the
+   page, as :func:`dedup.decide.comments_decisions`.
 
 A paragraph outside the region scores ``1 - w / heaviest``, where ``w`` is
 the weight of the block it stands in (``0`` when it stands in none), so
@@ -114,14 +119,18 @@ __all__ = [
     "SHORT_COST",
     "STOP_DENSITY",
     "TAIL_LINES",
+    "THREAD_FIRST",
+    "THREAD_LINES",
+    "THREAD_STAMPS",
     "comments_start",
     "maximal_segments",
     "outside_scores",
     "prose_weights",
+    "thread_follows",
 ]
 
 #: Changes whenever the rule or a constant below changes (it is part of an index's fingerprint).
-RULE_VERSION = 2
+RULE_VERSION = 3
 
 MIN_WORDS = 4  # fewer words: a label, a menu item, a name
 STOP_DENSITY = 0.2  # share of function words from which a line reads as prose
@@ -149,6 +158,12 @@ COMMENTS_MAX_WORDS = 6  # an opening line is a heading, not a sentence that ment
 _OPENING_CHARS = 200  # longer lines are not looked at (six words, and spaces around them)
 COMMENTS_AFTER = 0.5  # share of the page's prose that must stand before the comments open
 COMMENTS_MIN_BEFORE = 500.0  # and at least this much prose, in columns
+#: A short line that stamps a comment: a time of day ("10:19 PM", "22:05"), a reply link.
+_STAMP = re.compile(r"\b\d{1,2}:\d{2}\b|\breply\b", re.IGNORECASE)
+_STAMP_WORDS = 12  # a stamp is a byline or a link, not a sentence
+THREAD_LINES = 40  # paragraphs after an opening line read for a thread's form
+THREAD_STAMPS = 3  # stamps among them that make a thread
+THREAD_FIRST = 3  # the first stamp comes within this many paragraphs of the opening line
 
 _TERMINAL = frozenset(".!?…\"”’'»)。！？")
 
@@ -269,7 +284,10 @@ def comments_start(paragraphs: Sequence[str], weights: np.ndarray) -> int:
     matching :data:`COMMENTS_OPENING` with at least :data:`COMMENTS_AFTER`
     of the page's prose, and :data:`COMMENTS_MIN_BEFORE` columns, before it;
     only paragraphs of prose at least :data:`SENTENCE_CHARS` wide count
-    (not the headlines of a list of other stories).
+    (not the headlines of a list of other stories). A line with less of
+    the prose before it, but still that many columns, opens the comments
+    when a thread's form follows it (:func:`thread_follows`): a thread
+    longer than its article.
 
     Example:
         >>> article = ["It was the best of times, it was the worst of times, and the council met on Monday." * 4] * 3
@@ -293,7 +311,7 @@ def comments_start(paragraphs: Sequence[str], weights: np.ndarray) -> int:
     counts = [before[i] for i in openings if _COUNT.search(paragraphs[i])]
     first, last = (min(counts), max(counts)) if counts else (0.0, 0.0)
     for i in openings:
-        if before[i] < need:
+        if before[i] < need and not (before[i] >= COMMENTS_MIN_BEFORE and thread_follows(paragraphs, weights, i)):
             continue
         if _NONE.search(paragraphs[i]):
             continue  # "Comments (0)", "No responses": no thread follows
@@ -302,3 +320,37 @@ def comments_start(paragraphs: Sequence[str], weights: np.ndarray) -> int:
             continue
         return i
     return len(paragraphs)
+
+
+def thread_follows(paragraphs: Sequence[str], weights: np.ndarray, opening: int) -> bool:
+    """Whether the paragraphs after ``opening`` have the form of a comment thread.
+
+    Within :data:`THREAD_LINES` paragraphs after the opening line: at least
+    :data:`THREAD_STAMPS` short lines that stamp a comment (a time of day, a
+    "Reply" link), the first within :data:`THREAD_FIRST` paragraphs, and a
+    paragraph of prose at least a sentence wide (``weights`` of
+    :data:`SENTENCE_CHARS` or more) for every two stamps: comments say
+    something, a list of stories stamped with their times does not.
+
+    Example:
+        >>> comment = "I could not agree more with every word of this, and I said so to the council myself."
+        >>> thread = ["Jo, 10:15 pm", comment, "Reply"] * 2
+        >>> page = ["12 Comments", *thread]
+        >>> thread_follows(page, prose_weights(page), 0)
+        True
+        >>> related = ["12 Comments", "Jobs report beats forecasts", "October 28, 2012 11:00 AM"] * 3
+        >>> thread_follows(related, prose_weights(related), 0)
+        False
+    """
+    stamps = prose = 0
+    first = None
+    stop = min(len(paragraphs), opening + 1 + THREAD_LINES)
+    for k in range(opening + 1, stop):
+        text = paragraphs[k]
+        if len(text) <= _OPENING_CHARS and _STAMP.search(text) and len(text.split()) <= _STAMP_WORDS:
+            stamps += 1
+            if first is None:
+                first = k - opening - 1
+        elif weights[k] >= SENTENCE_CHARS:
+            prose += 1
+    return first is not None and first <= THREAD_FIRST and stamps >= THREAD_STAMPS and 2 * prose >= stamps

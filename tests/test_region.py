@@ -21,10 +21,12 @@ from dedup.region import (
     OUTSIDE,
     SHORT_COST,
     TAIL_LINES,
+    THREAD_FIRST,
     comments_start,
     maximal_segments,
     outside_scores,
     prose_weights,
+    thread_follows,
 )
 
 CUT = OUTSIDE
@@ -322,6 +324,43 @@ def test_a_count_above_the_article_opens_nothing() -> None:
     """ "45 comments" under the headline, "Add a comment" above the article: most prose comes after."""
     page = ["Council approves budget", "45 comments", "Add a comment", *ARTICLE, *FOOTER]
     assert comments_start(page, prose_weights(page)) == len(page)
+
+
+def test_a_thread_longer_than_its_article_opens_at_its_line() -> None:
+    """Most of the prose after the line, but stamped comments follow it: the thread starts there."""
+    thread = COMMENTS * 4
+    page = [*MENU, *ARTICLE, "24 Comments", *thread, *FOOTER]
+    weights = prose_weights(page)
+    opening = len(MENU) + len(ARTICLE)
+    assert weights[opening + 1 :].clip(0).sum() > weights[:opening].clip(0).sum()
+    assert thread_follows(page, weights, opening)
+    assert comments_start(page, weights) == opening
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        # Stories stamped with their times: no prose between the stamps.
+        [line for n in range(6) for line in (f"Budget story number {n} of the week", f"October {n + 1}, 11:00 AM")],
+        # Stamped comments, but only further down the page.
+        [*ARTICLE, *ARTICLE, *COMMENTS * 3],
+        # Prose and no stamps: the article starts after the line.
+        [*ARTICLE, *ARTICLE],
+    ],
+    ids=["stamped-headlines", "stamps-far-down", "no-stamps"],
+)
+def test_a_line_with_most_prose_after_it_opens_nothing_without_a_thread(after: list[str]) -> None:
+    page = [*ARTICLE[:2], "24 Comments", *after]
+    weights = prose_weights(page)
+    assert not thread_follows(page, weights, 2)
+    assert comments_start(page, weights) == len(page)
+
+
+def test_a_thread_needs_its_stamps_near_the_line() -> None:
+    base = ["Jo, 10:15 pm", ARTICLE[0], "Reply", "Sam, 10:40 pm", ARTICLE[1], "Reply"]
+    for gap in range(THREAD_FIRST + 3):
+        page = ["12 Comments", *["Share"] * gap, *base]
+        assert thread_follows(page, prose_weights(page), 0) is (gap <= THREAD_FIRST)
 
 
 def test_counts_that_close_each_post_of_a_list_open_nothing() -> None:
