@@ -19,7 +19,13 @@ The rule, in four steps:
    :data:`MIN_WORDS` words of which at least :data:`STOP_DENSITY` are
    function words (:data:`dedup.words.STOP_WORDS`, jusText's stop-word
    density), or, in any language or script, a paragraph of at least
-   :data:`SENTENCE_CHARS` columns that ends like a sentence.
+   :data:`SENTENCE_CHARS` columns that ends like a sentence. A headline
+   is never prose (:func:`is_headline`: a line that does not end like a
+   sentence, whose words, short function words aside, are capitalised at
+   least :data:`HEADLINE_SHARE` of them, :data:`HEADLINE_WORDS` at least)
+   of :data:`MIN_WORDS` words or more weighs nothing: a list of other
+   stories' headlines reads as prose by its function words, and would
+   hold the region open after the article.
 2. **Blocks.** The blocks are the page's maximal-scoring segments (Ruzzo
    and Tompa, 1999): stretches whose summed weight no extension or trim
    increases. A subheading, a caption or a one-line quote inside the
@@ -110,6 +116,8 @@ __all__ = [
     "COMMENTS_AFTER",
     "COMMENTS_MIN_BEFORE",
     "COMMENTS_OPENING",
+    "HEADLINE_SHARE",
+    "HEADLINE_WORDS",
     "LINES_AFTER",
     "LINES_BEFORE",
     "MIN_WORDS",
@@ -123,6 +131,7 @@ __all__ = [
     "THREAD_LINES",
     "THREAD_STAMPS",
     "comments_start",
+    "is_headline",
     "maximal_segments",
     "outside_scores",
     "prose_weights",
@@ -130,7 +139,7 @@ __all__ = [
 ]
 
 #: Changes whenever the rule or a constant below changes (it is part of an index's fingerprint).
-RULE_VERSION = 3
+RULE_VERSION = 4
 
 MIN_WORDS = 4  # fewer words: a label, a menu item, a name
 STOP_DENSITY = 0.2  # share of function words from which a line reads as prose
@@ -166,10 +175,39 @@ THREAD_STAMPS = 3  # stamps among them that make a thread
 THREAD_FIRST = 3  # the first stamp comes within this many paragraphs of the opening line
 
 _TERMINAL = frozenset(".!?…\"”’'»)。！？")
+_CLOSING = ")\"”’'»"  # what may close a sentence after its full stop ("(as he said.)")
+#: Words a title leaves in lower case ("Man Bites Dog in the Park").
+_MINOR = frozenset(
+    {"a", "an", "the", "and", "or", "of", "in", "on", "to", "for", "with", "at", "by", "from", "as", "is", "vs"}
+)
+HEADLINE_SHARE = 0.8  # capitalised share of a headline's other words
+HEADLINE_WORDS = 3  # other words a line needs to be told a headline
+
+
+def is_headline(text: str) -> bool:
+    """Whether a line is a headline: title case, and no sentence's end.
+
+    Example:
+        >>> is_headline("How to Film a Car Chase with No Safety Considerations (and Fast Resets)")
+        True
+        >>> is_headline("The Council Met on Monday and Approved the Budget.")  # ends like a sentence
+        False
+        >>> is_headline("Council approves budget after long debate")  # a sentence-case headline: words
+        False
+    """
+    stripped = text.strip()
+    end = stripped.rstrip(_CLOSING)
+    if not end or end[-1] in _TERMINAL:
+        return False
+    words = [w for w in stripped.split() if any(c.isalpha() for c in w) and w.lower() not in _MINOR]
+    return len(words) >= HEADLINE_WORDS and sum(w[0].isupper() for w in words) >= HEADLINE_SHARE * len(words)
 
 
 def prose_weights(paragraphs: Sequence[str]) -> np.ndarray:
     """Each paragraph's weight: its length when it is prose, ``-SHORT_COST`` when it is short, else 0.
+
+    A headline (:func:`is_headline`) of :data:`MIN_WORDS` words or more
+    weighs nothing, whatever its words; a shorter one is a label.
 
     Example:
         >>> prose_weights(["Home | News", "Austin, TX - The Alamo Drafthouse South Lamar",
@@ -180,7 +218,8 @@ def prose_weights(paragraphs: Sequence[str]) -> np.ndarray:
     for i, text in enumerate(paragraphs):
         stripped = text.strip()
         width = columns(stripped)
-        if width >= SENTENCE_CHARS and stripped[-1] in _TERMINAL:
+        sentence = width >= SENTENCE_CHARS and stripped[-1] in _TERMINAL
+        if sentence and (stripped[-1] not in _CLOSING or not is_headline(stripped)):  # "... (and Fast Resets)"
             out[i] = width
             continue
         words = ascii_punctuation_to_spaces(text.lower()).split()
@@ -189,6 +228,8 @@ def prose_weights(paragraphs: Sequence[str]) -> np.ndarray:
         if len(words) < MIN_WORDS:
             if stripped[-1] not in ":：":  # a label that introduces what follows ("Upcoming screenings:")
                 out[i] = -SHORT_COST
+        elif is_headline(stripped):
+            continue  # words, not prose: a list of other stories' headlines
         elif sum(map(STOP_WORDS.__contains__, words)) >= STOP_DENSITY * len(words):
             out[i] = width
     return out

@@ -23,6 +23,7 @@ from dedup.region import (
     TAIL_LINES,
     THREAD_FIRST,
     comments_start,
+    is_headline,
     maximal_segments,
     outside_scores,
     prose_weights,
@@ -224,6 +225,42 @@ def test_a_long_list_between_two_parts_of_the_article_is_the_articles() -> None:
     outside = _outside([*labels, 500.0, *labels, 300.0, *labels])
     assert not any(outside[25:52])  # both blocks and the list between them
     assert all(outside[: 25 - LINES_BEFORE]) and all(outside[53:])
+
+
+def test_headlines_weigh_nothing_though_they_hold_function_words() -> None:
+    headlines = [
+        "Man Arrested After Police Chase Through the Centre of Town",
+        "How to Film a Car Chase with No Safety Considerations (and Fast Resets)",
+        "“We Will Not Back Down on the Library”",
+    ]
+    assert all(is_headline(h) for h in headlines)
+    w = prose_weights([
+        *headlines,
+        "Man Arrested After Police Chase Through the Centre of Town.",  # ends like a sentence: prose
+        "Man arrested after police chase through the centre of town",  # sentence case: prose by its words
+        "Most Read Today",  # a short headline is a label, and costs
+    ])
+    assert w[:3].tolist() == [0.0, 0.0, 0.0]
+    assert w[3] > 0 and w[4] > 0
+    assert w[5] == -SHORT_COST
+
+
+def test_a_list_of_headlines_after_the_article_stands_outside_it() -> None:
+    related = [
+        "Council Leader Faces Vote of No Confidence Over the Budget",
+        "Library in the North of the Town to Close in the Autumn",
+        "Roads Budget Cut by a Tenth as Schools Get More Money",
+        "Residents Divided Over the Plans for the Town Centre",
+    ] * 3
+    page = [*MENU, "Council approves budget", *ARTICLE, *FOOTER[:2], "Related stories", *related, *FOOTER[2:]]
+    outside = outside_scores(prose_weights(page)) > CUT
+    start = len(MENU) + 1
+    assert not outside[start : start + len(ARTICLE)].any()
+    assert outside[start + len(ARTICLE) + 1 :].all()
+    # Read as prose by their function words, the headlines were a block of their own, kept with all
+    # that stands between it and the article.
+    as_prose = [len(line) if line in related else w for line, w in zip(page, prose_weights(page), strict=True)]
+    assert not (outside_scores(np.array(as_prose)) > CUT)[start + len(ARTICLE) + 1 :].any()
 
 
 def test_rules_and_introducing_labels_weigh_nothing() -> None:
