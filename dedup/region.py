@@ -167,8 +167,8 @@ COMMENTS_MAX_WORDS = 6  # an opening line is a heading, not a sentence that ment
 _OPENING_CHARS = 200  # longer lines are not looked at (six words, and spaces around them)
 COMMENTS_AFTER = 0.5  # share of the page's prose that must stand before the comments open
 COMMENTS_MIN_BEFORE = 500.0  # and at least this much prose, in columns
-#: A short line that stamps a comment: a time of day ("10:19 PM", "22:05"), a reply link.
-_STAMP = re.compile(r"\b\d{1,2}:\d{2}\b|\breply\b", re.IGNORECASE)
+#: A short line that stamps a comment: a time of day ("10:19 PM", "22:05", "@11:37AM"), a reply link.
+_STAMP = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?!\d)|\breply\b", re.IGNORECASE)
 _STAMP_WORDS = 12  # a stamp is a byline or a link, not a sentence
 THREAD_LINES = 40  # paragraphs after an opening line read for a thread's form
 THREAD_STAMPS = 3  # stamps among them that make a thread

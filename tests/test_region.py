@@ -393,6 +393,14 @@ def test_a_line_with_most_prose_after_it_opens_nothing_without_a_thread(after: l
     assert comments_start(page, weights) == len(page)
 
 
+@pytest.mark.parametrize(
+    "stamp", ["Jo, 10:15 pm", "by jo on Tuesday July 24, @10:15AM (#40749677)", "Jo wrote at 22:05", "Reply to this"]
+)
+def test_the_stamps_of_a_comment(stamp: str) -> None:
+    page = ["12 Comments", *[line for text in ARTICLE for line in (stamp, text)]]
+    assert thread_follows(page, prose_weights(page), 0)
+
+
 def test_a_thread_needs_its_stamps_near_the_line() -> None:
     base = ["Jo, 10:15 pm", ARTICLE[0], "Reply", "Sam, 10:40 pm", ARTICLE[1], "Reply"]
     for gap in range(THREAD_FIRST + 3):
