@@ -64,11 +64,11 @@ The rule, in four steps:
    more that stamp a comment (a time of day, a "Reply" link), the first
    of them within :data:`THREAD_FIRST` paragraphs of the line, with a
    paragraph of prose a sentence wide for every two stamps (a list of
-   other stories stamped with their times has none). A count of none ("Comments (0)",
-   "No responses") opens nothing, nor does a count that recurs after more
-   prose (each post of a blog's front page ends with its own). The phrases
-   are English. The paragraphs go after the topic stage has read the
-   page, as :func:`dedup.decide.comments_decisions`.
+   other stories stamped with their times has none). A count of none
+   ("Comments (0)", "No responses") opens nothing, nor does a count that
+   recurs after more prose (each post of a blog's front page ends with
+   its own). The phrases are English. The paragraphs go after the topic
+   stage has read the page, as :func:`dedup.decide.comments_decisions`.
 
 A paragraph outside the region scores ``1 - w / heaviest``, where ``w`` is
 the weight of the block it stands in (``0`` when it stands in none), so
