@@ -180,6 +180,7 @@ _CLOSING = ")\"”’'»"  # what may close a sentence after its full stop ("(as
 _MINOR = frozenset(
     {"a", "an", "the", "and", "or", "of", "in", "on", "to", "for", "with", "at", "by", "from", "as", "is", "vs"}
 )
+_MINOR_CHARS = max(map(len, _MINOR))
 HEADLINE_SHARE = 0.8  # capitalised share of a headline's other words
 HEADLINE_WORDS = 3  # other words a line needs to be told a headline
 
@@ -199,8 +200,19 @@ def is_headline(text: str) -> bool:
     end = stripped.rstrip(_CLOSING)
     if not end or end[-1] in _TERMINAL:
         return False
-    words = [w for w in stripped.split() if any(c.isalpha() for c in w) and w.lower() not in _MINOR]
-    return len(words) >= HEADLINE_WORDS and sum(w[0].isupper() for w in words) >= HEADLINE_SHARE * len(words)
+    tokens = stripped.split()
+    capitalised = other = 0
+    for n, word in enumerate(tokens):
+        if len(word) <= _MINOR_CHARS and word.lower() in _MINOR:
+            continue
+        if word[0].isupper():
+            capitalised += 1
+        elif word[0].isalpha() or any(c.isalpha() for c in word):  # "word", "(and", "“We": not capitalised
+            other += 1
+            best = capitalised + len(tokens) - n - 1  # every word left capitalised
+            if best < HEADLINE_SHARE * (best + other):  # and still too few: a sentence
+                return False
+    return capitalised + other >= HEADLINE_WORDS and capitalised >= HEADLINE_SHARE * (capitalised + other)
 
 
 def prose_weights(paragraphs: Sequence[str]) -> np.ndarray:

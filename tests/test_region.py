@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dedup import Cleaner, Config, FurnitureConfig, Reason, TopicConfig, TopicModel
@@ -17,6 +17,8 @@ from dedup.data import Document
 from dedup.region import (
     BLOCK_CHARS,
     BLOCK_SHARE,
+    HEADLINE_SHARE,
+    HEADLINE_WORDS,
     LINES_BEFORE,
     OUTSIDE,
     SHORT_COST,
@@ -243,6 +245,26 @@ def test_headlines_weigh_nothing_though_they_hold_function_words() -> None:
     assert w[:3].tolist() == [0.0, 0.0, 0.0]
     assert w[3] > 0 and w[4] > 0
     assert w[5] == -SHORT_COST
+
+
+def _headline_by_definition(text: str) -> bool:
+    stripped = text.strip()
+    end = stripped.rstrip(")\"”’'»")
+    if not end or end[-1] in ".!?…\"”’'»)。！？":
+        return False
+    minor = {"a", "an", "the", "and", "or", "of", "in", "on", "to", "for", "with", "at", "by", "from", "as", "is", "vs"}
+    words = [w for w in stripped.split() if any(c.isalpha() for c in w) and w.lower() not in minor]
+    return len(words) >= HEADLINE_WORDS and sum(w[0].isupper() for w in words) >= HEADLINE_SHARE * len(words)
+
+
+@given(st.lists(st.sampled_from(["Man", "man", "the", "The", "OF", "(and", "iPad", "2012", "|", "Vote.", "Park)"]),
+                max_size=12))
+@example(["Man", "Man", "iPad", "Man", "Man"])  # four in five exactly
+@example(["Man", "Man", "Man", "Man", "iPad"])
+def test_is_headline_matches_its_definition(words: list[str]) -> None:
+    """The early exit on a line with too many lower-case words changes no answer."""
+    text = " ".join(words)
+    assert is_headline(text) is _headline_by_definition(text)
 
 
 def test_a_list_of_headlines_after_the_article_stands_outside_it() -> None:
