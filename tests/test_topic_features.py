@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from dedup.errors import InputError
 from dedup.shingle import normalise, shingle_hashes
@@ -201,3 +202,30 @@ def test_a_dated_line_under_a_chrome_header_is_a_byline(model: TopicModel) -> No
     ]
     matrix = model.signals(page)
     assert matrix[:, Signal.UNDER_HEADER].tolist() == [0, 0, 1, 0, 0, 0]
+
+
+@pytest.mark.parametrize("rows", [300, 17_000])  # keys of 32 bits; of 64 (18 bucket bits and 15 row bits)
+def test_tfidf_entries_are_scikit_learns(model: TopicModel, rows: int) -> None:
+    """The entries sorted by one key per shingle equal TfidfTransformer(sublinear_tf=True), whatever the key's width."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    rng = np.random.default_rng(rows)
+    hashes = [rng.integers(0, 2**32, int(rng.integers(0, 30)), dtype=np.uint64).astype(np.uint32) for _ in range(rows)]
+    builder = model._builder()
+    row, new_column, bucket, value = builder._entries(hashes)
+    assert np.all(np.lexsort((row, bucket)) == np.arange(len(row)))  # sorted by bucket, then row
+    assert np.array_equal(np.flatnonzero(new_column), np.flatnonzero(np.diff(bucket, prepend=-1)))
+    n_features = len(builder.idf)
+    counts = sp.csr_matrix(
+        (np.ones(sum(map(len, hashes))), (np.repeat(np.arange(rows), [len(h) for h in hashes]),
+         np.concatenate(hashes) & np.uint32(n_features - 1))),
+        shape=(rows, n_features),
+    )
+    counts.sum_duplicates()
+    transformer = TfidfTransformer(sublinear_tf=True)
+    transformer.fit(counts)
+    transformer.idf_ = builder.idf
+    expected = transformer.transform(counts).tocoo()
+    got = sp.coo_matrix((value, (row, bucket)), shape=(rows, n_features))
+    assert abs(got - expected).max() <= 1e-12
+    assert got.nnz == expected.nnz
