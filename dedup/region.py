@@ -78,8 +78,9 @@ probability). A page whose heaviest block weighs less than
 :data:`BLOCK_CHARS` (a list, a note, a poem of short lines, a language
 whose function words are not listed) has no article to tell apart and
 keeps every paragraph; the blocks' rule always keeps the heaviest block,
-and the comments step leaves at least half of the page's prose (500
-columns at least) before the comments, so neither empties a page.
+and the comments step leaves at least 500 columns of prose before the
+comments (and half of the page's prose, unless a stamped thread follows
+the opening line), so neither empties a page.
 
 The constants were chosen on the real-page benchmark (``benchmarks/pages.py``)
 by running the rule alone on both sources and inputs: each step that bought
