@@ -215,7 +215,7 @@ def _region_stage(work: list[_Work]) -> None:
         while True:
             kept = [d.index for d in item.decisions if d.kept]
             texts = [item.texts[i] for i in kept]
-            weights = region.prose_weights(texts)
+            weights = region.article_weights(texts)
             scores = np.zeros(len(item.texts))
             scores[kept] = region.outside_scores(weights)
             start = region.comments_start(texts, weights)

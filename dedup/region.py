@@ -19,13 +19,14 @@ The rule, in four steps:
    :data:`MIN_WORDS` words of which at least :data:`STOP_DENSITY` are
    function words (:data:`dedup.words.STOP_WORDS`, jusText's stop-word
    density), or, in any language or script, a paragraph of at least
-   :data:`SENTENCE_CHARS` columns that ends like a sentence. A headline
-   is never prose (:func:`is_headline`: a line that does not end like a
-   sentence, whose words, short function words aside, are capitalised at
-   least :data:`HEADLINE_SHARE` of them, :data:`HEADLINE_WORDS` at least)
-   of :data:`MIN_WORDS` words or more weighs nothing: a list of other
-   stories' headlines reads as prose by its function words, and would
-   hold the region open after the article.
+   :data:`SENTENCE_CHARS` columns that ends like a sentence. After the
+   start of the heaviest block, a headline is not prose
+   (:func:`article_weights`; :func:`is_headline`: a line of
+   :data:`MIN_WORDS` words or more that does not end like a sentence,
+   whose words, short function words aside, are capitalised at least
+   :data:`HEADLINE_SHARE` of them, :data:`HEADLINE_WORDS` at least): a
+   list of other stories' headlines reads as prose by its function words,
+   and would hold the region open after the article.
 2. **Blocks.** The blocks are the page's maximal-scoring segments (Ruzzo
    and Tompa, 1999): stretches whose summed weight no extension or trim
    increases. A subheading, a caption or a one-line quote inside the
@@ -131,6 +132,7 @@ __all__ = [
     "THREAD_FIRST",
     "THREAD_LINES",
     "THREAD_STAMPS",
+    "article_weights",
     "comments_start",
     "is_headline",
     "maximal_segments",
@@ -140,7 +142,7 @@ __all__ = [
 ]
 
 #: Changes whenever the rule or a constant below changes (it is part of an index's fingerprint).
-RULE_VERSION = 4
+RULE_VERSION = 5
 
 MIN_WORDS = 4  # fewer words: a label, a menu item, a name
 STOP_DENSITY = 0.2  # share of function words from which a line reads as prose
@@ -219,8 +221,8 @@ def is_headline(text: str) -> bool:
 def prose_weights(paragraphs: Sequence[str]) -> np.ndarray:
     """Each paragraph's weight: its length when it is prose, ``-SHORT_COST`` when it is short, else 0.
 
-    A headline (:func:`is_headline`) of :data:`MIN_WORDS` words or more
-    weighs nothing, whatever its words; a shorter one is a label.
+    :func:`article_weights` then takes the weight of headlines after the
+    article's start.
 
     Example:
         >>> prose_weights(["Home | News", "Austin, TX - The Alamo Drafthouse South Lamar",
@@ -231,8 +233,7 @@ def prose_weights(paragraphs: Sequence[str]) -> np.ndarray:
     for i, text in enumerate(paragraphs):
         stripped = text.strip()
         width = columns(stripped)
-        sentence = width >= SENTENCE_CHARS and stripped[-1] in _TERMINAL
-        if sentence and (stripped[-1] not in _CLOSING or not is_headline(stripped)):  # "... (and Fast Resets)"
+        if width >= SENTENCE_CHARS and stripped[-1] in _TERMINAL:
             out[i] = width
             continue
         words = ascii_punctuation_to_spaces(text.lower()).split()
@@ -241,11 +242,40 @@ def prose_weights(paragraphs: Sequence[str]) -> np.ndarray:
         if len(words) < MIN_WORDS:
             if stripped[-1] not in ":：":  # a label that introduces what follows ("Upcoming screenings:")
                 out[i] = -SHORT_COST
-        elif is_headline(stripped):
-            continue  # words, not prose: a list of other stories' headlines
         elif sum(map(STOP_WORDS.__contains__, words)) >= STOP_DENSITY * len(words):
             out[i] = width
     return out
+
+
+def article_weights(paragraphs: Sequence[str]) -> np.ndarray:
+    """The paragraphs' weights in the region: :func:`prose_weights`, but no headline after the article's start.
+
+    A paragraph of prose after the start of the heaviest block that is a
+    headline (:func:`is_headline`, :data:`MIN_WORDS` words or more) weighs
+    nothing: a list of other stories' headlines after the article reads as
+    prose by its function words, and would make a block of its own. Before
+    the article, headlines keep their weight: the article's own headline,
+    and the sidebars above it, are placed as they were.
+
+    Example:
+        >>> article = ["It was the best of times, it was the worst of times, and the council met on Monday."] * 3
+        >>> page = ["Home", "News", *article, "Share", "Most read", "Man Bites Dog in the Park"]
+        >>> prose_weights(page)[-1].item(), article_weights(page)[-1].item()
+        (25.0, 0.0)
+    """
+    weights = prose_weights(paragraphs)
+    if not (weights < 0).any():
+        return weights  # no label anywhere: outside_scores keeps every line
+    segments = maximal_segments(weights)
+    if not segments:
+        return weights
+    heaviest = max(w for _, _, w in segments)
+    start = next(a for a, _, w in segments if w == heaviest)
+    for i in range(start + 1, len(paragraphs)):
+        text = paragraphs[i]
+        if weights[i] > 0 and is_headline(text) and len(ascii_punctuation_to_spaces(text.lower()).split()) >= MIN_WORDS:
+            weights[i] = 0.0
+    return weights
 
 
 def maximal_segments(weights: np.ndarray) -> list[tuple[int, int, float]]:

@@ -24,6 +24,7 @@ from dedup.region import (
     SHORT_COST,
     TAIL_LINES,
     THREAD_FIRST,
+    article_weights,
     comments_start,
     is_headline,
     maximal_segments,
@@ -229,22 +230,26 @@ def test_a_long_list_between_two_parts_of_the_article_is_the_articles() -> None:
     assert all(outside[: 25 - LINES_BEFORE]) and all(outside[53:])
 
 
-def test_headlines_weigh_nothing_though_they_hold_function_words() -> None:
+def test_headlines_after_the_article_weigh_nothing_though_they_hold_function_words() -> None:
     headlines = [
         "Man Arrested After Police Chase Through the Centre of Town",
         "How to Film a Car Chase with No Safety Considerations (and Fast Resets)",
-        "“We Will Not Back Down on the Library”",
+        "\u201cWe Will Not Back Down on the Library\u201d",
     ]
     assert all(is_headline(h) for h in headlines)
-    w = prose_weights([
-        *headlines,
+    others = [
         "Man Arrested After Police Chase Through the Centre of Town.",  # ends like a sentence: prose
         "Man arrested after police chase through the centre of town",  # sentence case: prose by its words
         "Most Read Today",  # a short headline is a label, and costs
-    ])
-    assert w[:3].tolist() == [0.0, 0.0, 0.0]
-    assert w[3] > 0 and w[4] > 0
-    assert w[5] == -SHORT_COST
+    ]
+    page = [*MENU, *headlines, *FOOTER[:6], *ARTICLE, *headlines, *others]
+    after = len(MENU) + len(headlines) + 6 + len(ARTICLE)
+    words, weights = prose_weights(page), article_weights(page)
+    assert (words[after : after + 3] > 0).all() and (weights[after : after + 3] == 0).all()
+    # Before the article's block starts (a sidebar above it), headlines weigh what their words do.
+    assert np.array_equal(weights[:after], words[:after])
+    assert np.array_equal(weights[after + 3 :], words[after + 3 :])
+    assert weights[-3] > 0 and weights[-2] > 0 and weights[-1] == -SHORT_COST
 
 
 def _headline_by_definition(text: str) -> bool:
@@ -275,14 +280,13 @@ def test_a_list_of_headlines_after_the_article_stands_outside_it() -> None:
         "Residents Divided Over the Plans for the Town Centre",
     ] * 3
     page = [*MENU, "Council approves budget", *ARTICLE, *FOOTER[:2], "Related stories", *related, *FOOTER[2:]]
-    outside = outside_scores(prose_weights(page)) > CUT
+    outside = outside_scores(article_weights(page)) > CUT
     start = len(MENU) + 1
     assert not outside[start : start + len(ARTICLE)].any()
     assert outside[start + len(ARTICLE) + 1 :].all()
     # Read as prose by their function words, the headlines were a block of their own, kept with all
     # that stands between it and the article.
-    as_prose = [len(line) if line in related else w for line, w in zip(page, prose_weights(page), strict=True)]
-    assert not (outside_scores(np.array(as_prose)) > CUT)[start + len(ARTICLE) + 1 :].any()
+    assert not (outside_scores(prose_weights(page)) > CUT)[start + len(ARTICLE) + 1 :].any()
 
 
 def test_rules_and_introducing_labels_weigh_nothing() -> None:
