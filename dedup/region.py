@@ -64,8 +64,9 @@ The rule, in four steps:
    :data:`THREAD_LINES` paragraphs, :data:`THREAD_STAMPS` short lines or
    more that stamp a comment (a time of day, a "Reply" link), the first
    of them within :data:`THREAD_FIRST` paragraphs of the line, with a
-   paragraph of prose a sentence wide for every two stamps (a list of
-   other stories stamped with their times has none). A count of none
+   comment for every two stamps: a paragraph of prose a sentence wide, or
+   a shorter one that ends like a sentence (a list of other stories
+   stamped with their times has none). A count of none
    ("Comments (0)", "No responses") opens nothing, nor does a count that
    recurs after more prose (each post of a blog's front page ends with
    its own). The phrases are English. The paragraphs go after the topic
@@ -142,7 +143,7 @@ __all__ = [
 ]
 
 #: Changes whenever the rule or a constant below changes (it is part of an index's fingerprint).
-RULE_VERSION = 5
+RULE_VERSION = 6
 
 MIN_WORDS = 4  # fewer words: a label, a menu item, a name
 STOP_DENSITY = 0.2  # share of function words from which a line reads as prose
@@ -412,9 +413,11 @@ def thread_follows(paragraphs: Sequence[str], weights: np.ndarray, opening: int)
     Within :data:`THREAD_LINES` paragraphs after the opening line: at least
     :data:`THREAD_STAMPS` short lines that stamp a comment (a time of day, a
     "Reply" link), the first within :data:`THREAD_FIRST` paragraphs, and a
-    paragraph of prose at least a sentence wide (``weights`` of
-    :data:`SENTENCE_CHARS` or more) for every two stamps: comments say
-    something, a list of stories stamped with their times does not.
+    comment for every two stamps: a paragraph of prose at least a sentence
+    wide (``weights`` of :data:`SENTENCE_CHARS` or more), or a shorter one
+    of prose that ends like a sentence ("Wow. This is ridiculous."). Comments
+    say something; a list of stories stamped with their times does not, and
+    its headlines end with no full stop.
 
     Example:
         >>> comment = "I could not agree more with every word of this, and I said so to the council myself."
@@ -435,6 +438,6 @@ def thread_follows(paragraphs: Sequence[str], weights: np.ndarray, opening: int)
             stamps += 1
             if first is None:
                 first = k - opening - 1
-        elif weights[k] >= SENTENCE_CHARS:
-            prose += 1
+        elif weights[k] >= SENTENCE_CHARS or (weights[k] > 0 and text.rstrip()[-1] in _TERMINAL):
+            prose += 1  # a comment: a paragraph a sentence wide, or a shorter one that ends like a sentence
     return first is not None and first <= THREAD_FIRST and stamps >= THREAD_STAMPS and 2 * prose >= stamps

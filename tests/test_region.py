@@ -21,6 +21,7 @@ from dedup.region import (
     HEADLINE_WORDS,
     LINES_BEFORE,
     OUTSIDE,
+    SENTENCE_CHARS,
     SHORT_COST,
     TAIL_LINES,
     THREAD_FIRST,
@@ -398,6 +399,20 @@ def test_a_thread_longer_than_its_article_opens_at_its_line() -> None:
     assert weights[opening + 1 :].clip(0).sum() > weights[:opening].clip(0).sum()
     assert thread_follows(page, weights, opening)
     assert comments_start(page, weights) == opening
+
+
+def test_one_line_comments_count_as_comments() -> None:
+    """Short comments that end like sentences make a thread; headlines between the stamps do not."""
+    comments = ["Wow. This is ridiculous, and I said so.", "I use it all the time in the city!", "Thank you for this!"]
+    stamps = [f"Jo {n} - July 10th, 2012, 1:2{n} am" for n in range(3)]
+    thread = [line for stamp, text in zip(stamps, comments, strict=True) for line in (stamp, text, "Reply")]
+    headlines = [f"The council meets on day {n} of the week" for n in range(3)]
+    related = [line for stamp, text in zip(stamps, headlines, strict=True) for line in (stamp, text)]
+    for after, follows in ((thread, True), (related, False)):
+        page = [*ARTICLE, "199 Comments", *after * 3]
+        weights = prose_weights(page)
+        assert (weights[len(ARTICLE) + 1 :] < SENTENCE_CHARS).all()  # no comment is a sentence wide
+        assert thread_follows(page, weights, len(ARTICLE)) is follows
 
 
 @pytest.mark.parametrize(
