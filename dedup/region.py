@@ -176,7 +176,7 @@ _STAMP = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?!\d)|\breply\b", re.IGNORECASE)
 _STAMP_WORDS = 12  # a stamp is a byline or a link, not a sentence
 THREAD_LINES = 40  # paragraphs after an opening line read for a thread's form
 THREAD_STAMPS = 3  # stamps among them that make a thread
-THREAD_FIRST = 3  # the first stamp comes within this many paragraphs of the opening line
+THREAD_FIRST = 8  # the first stamp comes within this many paragraphs of the line (it may end a comment)
 
 _TERMINAL = frozenset(".!?…\"”’'»)。！？")
 _CLOSING = ")\"”’'»"  # what may close a sentence after its full stop ("(as he said.)")

@@ -421,7 +421,7 @@ def test_one_line_comments_count_as_comments() -> None:
         # Stories stamped with their times: no prose between the stamps.
         [line for n in range(6) for line in (f"Budget story number {n} of the week", f"October {n + 1}, 11:00 AM")],
         # Stamped comments, but only further down the page.
-        [*ARTICLE, *ARTICLE, *COMMENTS * 3],
+        [*(ARTICLE * 4)[: THREAD_FIRST + 1], *COMMENTS * 3],
         # Prose and no stamps: the article starts after the line.
         [*ARTICLE, *ARTICLE],
     ],
