@@ -49,7 +49,8 @@ The rule, in four steps:
    the article's; page footers run longer.
 
 4. **Reader comments.** A short line that opens a comment thread ("12
-   Comments", "Leave a Reply", "Post a comment", "Comments (3):") after
+   Comments", "Leave a Reply", "Post a comment", "Comments (3):"; only a
+   count may follow other words, "Search 340 Comments") after
    at least :data:`COMMENTS_AFTER` of the page's prose (and
    :data:`COMMENTS_MIN_BEFORE` columns of it) starts the page's comments:
    it and everything after it stand outside the article
@@ -158,8 +159,8 @@ LINES_AFTER = 1  # a closing credit or sign-off
 TAIL_LINES = 15  # a page ending this close to its region ends with the article
 #: A line that opens reader comments: a count of them, an invitation to write one, a heading.
 COMMENTS_OPENING = re.compile(
-    r"^\s*(?:\d+\s+(?:comments?|responses?|replies)\b"
-    r"|(?:leave|post|add|write|submit)\s+(?:a\s+|your\s+|new\s+)*(?:comment|reply|response)\b"
+    r"(?<!\S)\d+\s+(?:comments?|responses?|replies)\b"  # "12 Comments", "Search 340 Comments", "100 of 545 comments"
+    r"|^\s*(?:(?:leave|post|add|write|submit)\s+(?:a\s+|your\s+|new\s+)*(?:comment|reply|response)\b"
     r"|(?:reader|user|your)\s+(?:comments?|responses?)(?:\s*\(\d+\))?(?:\s*:)?\s*$"
     r"|(?:comments?|responses?)\s*\(\d+\)(?:\s*:)?\s*$"
     r"|no\s+(?:comments|responses)\b)",
@@ -384,7 +385,7 @@ def comments_start(paragraphs: Sequence[str], weights: np.ndarray) -> int:
     openings = [
         i
         for i, text in enumerate(paragraphs)
-        if len(text) <= _OPENING_CHARS and COMMENTS_OPENING.match(text) and len(text.split()) <= COMMENTS_MAX_WORDS
+        if len(text) <= _OPENING_CHARS and COMMENTS_OPENING.search(text) and len(text.split()) <= COMMENTS_MAX_WORDS
     ]
     if not openings:
         return len(paragraphs)  # most pages

@@ -362,7 +362,17 @@ def test_reader_comments_open_after_most_of_the_prose() -> None:
 
 
 @pytest.mark.parametrize(
-    "opening", ["3 Comments:", "Leave a Reply", "Post a comment", "Comments (12)", "Reader comments", "24 responses"]
+    "opening",
+    [
+        "3 Comments:",
+        "Leave a Reply",
+        "Post a comment",
+        "Comments (12)",
+        "Reader comments",
+        "24 responses",
+        "Search 340 Comments Log In",  # a count after other words
+        "100 of 545 comments loaded",
+    ],
 )
 def test_the_opening_lines_of_a_thread(opening: str) -> None:
     page = [*ARTICLE, opening, *COMMENTS]
@@ -377,6 +387,8 @@ def test_the_opening_lines_of_a_thread(opening: str) -> None:
         "Comments (0)",  # no thread follows
         "No comments yet",
         "Readers left more comments on this story than on any other this year.",  # a sentence
+        "Editor's Pick: Promoted Reader Comment",  # only a count may stand after other words
+        "Comments (18) / Post Comment",
     ],
 )
 def test_lines_that_open_no_thread(line: str) -> None:
