@@ -168,8 +168,8 @@ COMMENTS_OPENING = re.compile(
 )
 _COUNT = re.compile(r"\d")
 _NONE = re.compile(r"(?<![\d,.])0\b|^\s*no\b", re.IGNORECASE)
-COMMENTS_MAX_WORDS = 6  # an opening line is a heading, not a sentence that mentions comments
-_OPENING_CHARS = 200  # longer lines are not looked at (six words, and spaces around them)
+COMMENTS_MAX_WORDS = 7  # an opening line is a heading, not a sentence that mentions comments
+_OPENING_CHARS = 200  # longer lines are not looked at (seven words, and spaces around them)
 COMMENTS_AFTER = 0.5  # share of the page's prose that must stand before the comments open
 COMMENTS_MIN_BEFORE = 500.0  # and at least this much prose, in columns
 #: A short line that stamps a comment: a time of day ("10:19 PM", "22:05", "@11:37AM"), a reply link.

@@ -370,8 +370,8 @@ def test_reader_comments_open_after_most_of_the_prose() -> None:
         "Comments (12)",
         "Reader comments",
         "24 responses",
-        "Search 340 Comments Log In",  # a count after other words
-        "100 of 545 comments loaded",
+        "Search 340 Comments Log In/Create an Account",  # a count after other words
+        "100 of 545 comments loaded twitter facebook",
     ],
 )
 def test_the_opening_lines_of_a_thread(opening: str) -> None:
