@@ -69,8 +69,9 @@ The rule, in four steps:
    a shorter one that ends like a sentence (a list of other stories
    stamped with their times has none). A count of none
    ("Comments (0)", "No responses") opens nothing, nor does a count that
-   recurs after more prose (each post of a blog's front page ends with
-   its own). The phrases are English. The paragraphs go after the topic
+   recurs in the same form after more prose (each post of a blog's front
+   page ends with its own "N Comments"; the counts of related stories
+   under a thread have another form). The phrases are English. The paragraphs go after the topic
    stage has read the page, as :func:`dedup.decide.comments_decisions`.
 
 A paragraph outside the region scores ``1 - w / heaviest``, where ``w`` is
@@ -167,6 +168,7 @@ COMMENTS_OPENING = re.compile(
     re.IGNORECASE,
 )
 _COUNT = re.compile(r"\d")
+_DIGITS = re.compile(r"\d+")
 _NONE = re.compile(r"(?<![\d,.])0\b|^\s*no\b", re.IGNORECASE)
 COMMENTS_MAX_WORDS = 7  # an opening line is a heading, not a sentence that mentions comments
 _OPENING_CHARS = 200  # longer lines are not looked at (seven words, and spaces around them)
@@ -394,16 +396,22 @@ def comments_start(paragraphs: Sequence[str], weights: np.ndarray) -> int:
     prose = np.where(weights >= SENTENCE_CHARS, weights, 0.0)
     before = np.concatenate(([0.0], np.cumsum(prose)[:-1]))
     need = max(COMMENTS_MIN_BEFORE, COMMENTS_AFTER * float(prose.sum()))
-    counts = [before[i] for i in openings if _COUNT.search(paragraphs[i])]
-    first, last = (min(counts), max(counts)) if counts else (0.0, 0.0)
+    # A count's form is its line with the digits masked ("0 comments"); where each form stands, in prose.
+    forms = {i: _DIGITS.sub("0", paragraphs[i].strip().lower()) for i in openings if _COUNT.search(paragraphs[i])}
+    where: dict[str, list[float]] = {}
+    for i, form in forms.items():
+        where.setdefault(form, []).append(before[i])
     for i in openings:
         if before[i] < need and not (before[i] >= COMMENTS_MIN_BEFORE and thread_follows(paragraphs, weights, i)):
             continue
         if _NONE.search(paragraphs[i]):
             continue  # "Comments (0)", "No responses": no thread follows
-        # A count that recurs across more prose closes each post of a list of posts (a blog's front page).
-        if _COUNT.search(paragraphs[i]) and max(last - before[i], before[i] - first) >= COMMENTS_MIN_BEFORE:
-            continue
+        # A count that recurs in the same form across more prose closes each post of a list of posts (a
+        # blog's front page); other counts further down belong to other stories ("Related: ... 136 comments").
+        if i in forms:
+            same = where[forms[i]]
+            if max(max(same) - before[i], before[i] - min(same)) >= COMMENTS_MIN_BEFORE:
+                continue
         return i
     return len(paragraphs)
 

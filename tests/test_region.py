@@ -461,6 +461,13 @@ def test_a_thread_needs_its_stamps_near_the_line() -> None:
         assert thread_follows(page, prose_weights(page), 0) is (gap <= THREAD_FIRST)
 
 
+def test_counts_of_other_stories_after_the_thread_do_not_close_it() -> None:
+    """Related stories under the thread carry counts of another form: the thread still opens at its line."""
+    related = ["Council sets date for library vote", "136 comments", "Roads plan goes to consultation", "60 comments"]
+    page = [*ARTICLE, "Search 545 Comments Log In/Create an Account", *COMMENTS * 4, *related]
+    assert comments_start(page, prose_weights(page)) == len(ARTICLE)
+
+
 def test_counts_that_close_each_post_of_a_list_open_nothing() -> None:
     posts = [[paragraph, f"Comments ({n})"] for n, paragraph in enumerate(ARTICLE * 2, start=3)]
     page = [line for post in posts for line in post]
