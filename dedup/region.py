@@ -63,9 +63,10 @@ The rule, in four steps:
    the prose after the line; the line opens it all the same when a
    thread's form follows it (:func:`thread_follows`): within
    :data:`THREAD_LINES` paragraphs, :data:`THREAD_STAMPS` short lines or
-   more that stamp a comment (a time of day, a "Reply" link), the first
-   of them within :data:`THREAD_FIRST` paragraphs of the line, with a
-   comment for every two stamps: a paragraph of prose a sentence wide, or
+   more that stamp a comment (a time of day, a "Reply" link, "Jo
+   says:"), the first of them within :data:`THREAD_FIRST` paragraphs of
+   the line, with a comment for every :data:`THREAD_STAMPS_PER_COMMENT`
+   stamps: a paragraph of prose a sentence wide, or
    a shorter one that ends like a sentence (a list of other stories
    stamped with their times has none). A count of none
    ("Comments (0)", "No responses") opens nothing, nor does a count that
@@ -135,6 +136,7 @@ __all__ = [
     "THREAD_FIRST",
     "THREAD_LINES",
     "THREAD_STAMPS",
+    "THREAD_STAMPS_PER_COMMENT",
     "article_weights",
     "comments_start",
     "is_headline",
@@ -145,7 +147,7 @@ __all__ = [
 ]
 
 #: Changes whenever the rule or a constant below changes (it is part of an index's fingerprint).
-RULE_VERSION = 6
+RULE_VERSION = 7
 
 MIN_WORDS = 4  # fewer words: a label, a menu item, a name
 STOP_DENSITY = 0.2  # share of function words from which a line reads as prose
@@ -174,12 +176,14 @@ COMMENTS_MAX_WORDS = 7  # an opening line is a heading, not a sentence that ment
 _OPENING_CHARS = 200  # longer lines are not looked at (seven words, and spaces around them)
 COMMENTS_AFTER = 0.5  # share of the page's prose that must stand before the comments open
 COMMENTS_MIN_BEFORE = 500.0  # and at least this much prose, in columns
-#: A short line that stamps a comment: a time of day ("10:19 PM", "22:05", "@11:37AM"), a reply link.
-_STAMP = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?!\d)|\breply\b", re.IGNORECASE)
+#: A short line that stamps a comment: a time of day ("10:19 PM", "22:05", "@11:37AM"), a reply link,
+#: a commenter's byline ("Courtney says:", "by jo (1287218) writes:").
+_STAMP = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?!\d)|\breply\b|\b(?:says|said|writes|wrote)\s*:", re.IGNORECASE)
 _STAMP_WORDS = 12  # a stamp is a byline or a link, not a sentence
 THREAD_LINES = 40  # paragraphs after an opening line read for a thread's form
 THREAD_STAMPS = 3  # stamps among them that make a thread
 THREAD_FIRST = 8  # the first stamp comes within this many paragraphs of the line (it may end a comment)
+THREAD_STAMPS_PER_COMMENT = 3  # a byline, a time and a "Reply" link may each stamp one comment
 
 _TERMINAL = frozenset(".!?…\"”’'»)。！？")
 _CLOSING = ")\"”’'»"  # what may close a sentence after its full stop ("(as he said.)")
@@ -421,8 +425,9 @@ def thread_follows(paragraphs: Sequence[str], weights: np.ndarray, opening: int)
 
     Within :data:`THREAD_LINES` paragraphs after the opening line: at least
     :data:`THREAD_STAMPS` short lines that stamp a comment (a time of day, a
-    "Reply" link), the first within :data:`THREAD_FIRST` paragraphs, and a
-    comment for every two stamps: a paragraph of prose at least a sentence
+    "Reply" link, a byline such as "Jo says:"), the first within
+    :data:`THREAD_FIRST` paragraphs, and a comment for every
+    :data:`THREAD_STAMPS_PER_COMMENT` stamps: a paragraph of prose at least a sentence
     wide (``weights`` of :data:`SENTENCE_CHARS` or more), or a shorter one
     of prose that ends like a sentence ("Wow. This is ridiculous."). Comments
     say something; a list of stories stamped with their times does not, and
@@ -449,4 +454,6 @@ def thread_follows(paragraphs: Sequence[str], weights: np.ndarray, opening: int)
                 first = k - opening - 1
         elif weights[k] >= SENTENCE_CHARS or (weights[k] > 0 and text.rstrip()[-1] in _TERMINAL):
             prose += 1  # a comment: a paragraph a sentence wide, or a shorter one that ends like a sentence
-    return first is not None and first <= THREAD_FIRST and stamps >= THREAD_STAMPS and 2 * prose >= stamps
+    if first is None or first > THREAD_FIRST or stamps < THREAD_STAMPS:
+        return False
+    return THREAD_STAMPS_PER_COMMENT * prose >= stamps

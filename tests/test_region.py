@@ -447,11 +447,28 @@ def test_a_line_with_most_prose_after_it_opens_nothing_without_a_thread(after: l
 
 
 @pytest.mark.parametrize(
-    "stamp", ["Jo, 10:15 pm", "by jo on Tuesday July 24, @10:15AM (#40749677)", "Jo wrote at 22:05", "Reply to this"]
+    "stamp",
+    [
+        "Jo, 10:15 pm",
+        "by jo on Tuesday July 24, @10:15AM (#40749677)",
+        "Jo wrote at 22:05",
+        "Reply to this",
+        "09. Jul, 2012 / Courtney says:",  # a byline with no time
+        "by ravenswood1000 (543817) writes:",
+    ],
 )
 def test_the_stamps_of_a_comment(stamp: str) -> None:
     page = ["12 Comments", *[line for text in ARTICLE for line in (stamp, text)]]
     assert thread_follows(page, prose_weights(page), 0)
+
+
+def test_a_comment_may_carry_three_stamps() -> None:
+    """A byline, a time and a reply link around each comment: one comment for three stamps is a thread."""
+    comment = ["Jo says:", "June 27th, 2012 at 7:03 am", ARTICLE[0], "[ Reply ]"]
+    page = ["Comments (87)", *comment * 4]
+    assert thread_follows(page, prose_weights(page), 0)
+    page = ["Comments (87)", *[*comment, "Flag this reply"] * 4]  # four stamps a comment: stamped headlines
+    assert not thread_follows(page, prose_weights(page), 0)
 
 
 def test_a_thread_needs_its_stamps_near_the_line() -> None:
