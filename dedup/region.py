@@ -72,8 +72,12 @@ The rule, in four steps:
    ("Comments (0)", "No responses") opens nothing, nor does a count that
    recurs in the same form after more prose (each post of a blog's front
    page ends with its own "N Comments"; the counts of related stories
-   under a thread have another form). The phrases are English. The paragraphs go after the topic
-   stage has read the page, as :func:`dedup.decide.comments_decisions`.
+   under a thread have another form). A bare heading ("Comments",
+   "Responses:", :data:`THREAD_HEADING`) is a menu's link as often as a
+   thread's title: it opens the comments only with the same 500 columns
+   before it and a thread's form after it, wherever it stands. The
+   phrases are English. The paragraphs go after the topic stage has read
+   the page, as :func:`dedup.decide.comments_decisions`.
 
 A paragraph outside the region scores ``1 - w / heaviest``, where ``w`` is
 the weight of the block it stands in (``0`` when it stands in none), so
@@ -134,6 +138,7 @@ __all__ = [
     "STOP_DENSITY",
     "TAIL_LINES",
     "THREAD_FIRST",
+    "THREAD_HEADING",
     "THREAD_LINES",
     "THREAD_STAMPS",
     "THREAD_STAMPS_PER_COMMENT",
@@ -147,7 +152,7 @@ __all__ = [
 ]
 
 #: Changes whenever the rule or a constant below changes (it is part of an index's fingerprint).
-RULE_VERSION = 7
+RULE_VERSION = 8
 
 MIN_WORDS = 4  # fewer words: a label, a menu item, a name
 STOP_DENSITY = 0.2  # share of function words from which a line reads as prose
@@ -169,6 +174,9 @@ COMMENTS_OPENING = re.compile(
     r"|no\s+(?:comments|responses)\b)",
     re.IGNORECASE,
 )
+#: A bare heading ("Comments", "Responses:"): a menu's link as often as a thread's title, so it opens
+#: the comments only when a thread's form follows it.
+THREAD_HEADING = re.compile(r"^\s*(?:comments?|responses?)\s*:?\s*$", re.IGNORECASE)
 _COUNT = re.compile(r"\d")
 _DIGITS = re.compile(r"\d+")
 _NONE = re.compile(r"(?<![\d,.])0\b|^\s*no\b", re.IGNORECASE)
@@ -391,7 +399,9 @@ def comments_start(paragraphs: Sequence[str], weights: np.ndarray) -> int:
     openings = [
         i
         for i, text in enumerate(paragraphs)
-        if len(text) <= _OPENING_CHARS and COMMENTS_OPENING.search(text) and len(text.split()) <= COMMENTS_MAX_WORDS
+        if len(text) <= _OPENING_CHARS
+        and (COMMENTS_OPENING.search(text) or THREAD_HEADING.match(text))
+        and len(text.split()) <= COMMENTS_MAX_WORDS
     ]
     if not openings:
         return len(paragraphs)  # most pages
@@ -406,7 +416,10 @@ def comments_start(paragraphs: Sequence[str], weights: np.ndarray) -> int:
     for i, form in forms.items():
         where.setdefault(form, []).append(before[i])
     for i in openings:
-        if before[i] < need and not (before[i] >= COMMENTS_MIN_BEFORE and thread_follows(paragraphs, weights, i)):
+        if THREAD_HEADING.match(paragraphs[i]):
+            if before[i] < COMMENTS_MIN_BEFORE or not thread_follows(paragraphs, weights, i):
+                continue
+        elif before[i] < need and not (before[i] >= COMMENTS_MIN_BEFORE and thread_follows(paragraphs, weights, i)):
             continue
         if _NONE.search(paragraphs[i]):
             continue  # "Comments (0)", "No responses": no thread follows

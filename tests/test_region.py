@@ -382,8 +382,6 @@ def test_the_opening_lines_of_a_thread(opening: str) -> None:
 @pytest.mark.parametrize(
     "line",
     [
-        "Comments",  # a link in a menu
-        "Comment",  # a section of opinion pieces
         "Comments (0)",  # no thread follows
         "No comments yet",
         "Readers left more comments on this story than on any other this year.",  # a sentence
@@ -394,6 +392,15 @@ def test_the_opening_lines_of_a_thread(opening: str) -> None:
 def test_lines_that_open_no_thread(line: str) -> None:
     page = [*ARTICLE, line, *COMMENTS]
     assert comments_start(page, prose_weights(page)) == len(page)
+
+
+@pytest.mark.parametrize("heading", ["Comments", "Comment:", "Responses"])
+def test_a_bare_heading_opens_only_a_stamped_thread(heading: str) -> None:
+    """A menu's "Comments" link, or a section of opinion pieces, reads the same as a thread's title."""
+    page = [*ARTICLE, heading, *COMMENTS]
+    assert comments_start(page, prose_weights(page)) == len(ARTICLE)
+    for page in ([*ARTICLE, heading, *FOOTER], [*MENU, heading, *ARTICLE, *COMMENTS]):
+        assert comments_start(page, prose_weights(page)) == len(page)
 
 
 def test_a_count_above_the_article_opens_nothing() -> None:
