@@ -152,7 +152,7 @@ __all__ = [
 ]
 
 #: Changes whenever the rule or a constant below changes (it is part of an index's fingerprint).
-RULE_VERSION = 8
+RULE_VERSION = 9
 
 MIN_WORDS = 4  # fewer words: a label, a menu item, a name
 STOP_DENSITY = 0.2  # share of function words from which a line reads as prose
@@ -187,7 +187,7 @@ COMMENTS_MIN_BEFORE = 500.0  # and at least this much prose, in columns
 #: A short line that stamps a comment: a time of day ("10:19 PM", "22:05", "@11:37AM"), a reply link,
 #: a commenter's byline ("Courtney says:", "by jo (1287218) writes:").
 _STAMP = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?!\d)|\breply\b|\b(?:says|said|writes|wrote)\s*:", re.IGNORECASE)
-_STAMP_WORDS = 12  # a stamp is a byline or a link, not a sentence
+_STAMP_WORDS = 16  # a stamp is a byline or a link, not a sentence (Slashdot's bylines run to 14 words)
 THREAD_LINES = 40  # paragraphs after an opening line read for a thread's form
 THREAD_STAMPS = 3  # stamps among them that make a thread
 THREAD_FIRST = 8  # the first stamp comes within this many paragraphs of the line (it may end a comment)

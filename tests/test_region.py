@@ -462,6 +462,7 @@ def test_a_line_with_most_prose_after_it_opens_nothing_without_a_thread(after: l
         "Reply to this",
         "09. Jul, 2012 / Courtney says:",  # a byline with no time
         "by ravenswood1000 (543817) writes:",
+        "by jo (1153867) writes: < jo@example.com > on Tuesday July 24, @11:29AM (#40750213) Journal",
     ],
 )
 def test_the_stamps_of_a_comment(stamp: str) -> None:
