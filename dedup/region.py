@@ -75,7 +75,10 @@ The rule, in four steps:
    under a thread have another form). A bare heading ("Comments",
    "Responses:", :data:`THREAD_HEADING`) is a menu's link as often as a
    thread's title: it opens the comments only with the same 500 columns
-   before it and a thread's form after it, wherever it stands. The
+   before it and a thread's form after it, wherever it stands; so does a
+   line with a count of more than :data:`COMMENTS_MAX_WORDS` words, up to
+   :data:`THREAD_OPENING_WORDS` ("{ 87 comments… read them below or add
+   one }", which may also be a post's byline). The
    phrases are English. The paragraphs go after the topic stage has read
    the page, as :func:`dedup.decide.comments_decisions`.
 
@@ -140,6 +143,7 @@ __all__ = [
     "THREAD_FIRST",
     "THREAD_HEADING",
     "THREAD_LINES",
+    "THREAD_OPENING_WORDS",
     "THREAD_STAMPS",
     "THREAD_STAMPS_PER_COMMENT",
     "article_weights",
@@ -152,7 +156,7 @@ __all__ = [
 ]
 
 #: Changes whenever the rule or a constant below changes (it is part of an index's fingerprint).
-RULE_VERSION = 9
+RULE_VERSION = 10
 
 MIN_WORDS = 4  # fewer words: a label, a menu item, a name
 STOP_DENSITY = 0.2  # share of function words from which a line reads as prose
@@ -181,7 +185,10 @@ _COUNT = re.compile(r"\d")
 _DIGITS = re.compile(r"\d+")
 _NONE = re.compile(r"(?<![\d,.])0\b|^\s*no\b", re.IGNORECASE)
 COMMENTS_MAX_WORDS = 7  # an opening line is a heading, not a sentence that mentions comments
-_OPENING_CHARS = 200  # longer lines are not looked at (seven words, and spaces around them)
+#: A longer line ("{ 87 comments… read them below or add one }") may also be a post's byline ("Posted
+#: on: 08-17-2012 With: 1 Comment Posted by: Bob"): up to this many words, it opens only a stamped thread.
+THREAD_OPENING_WORDS = 12
+_OPENING_CHARS = 200  # longer lines are not looked at (twelve words, and spaces around them)
 COMMENTS_AFTER = 0.5  # share of the page's prose that must stand before the comments open
 COMMENTS_MIN_BEFORE = 500.0  # and at least this much prose, in columns
 #: A short line that stamps a comment: a time of day ("10:19 PM", "22:05", "@11:37AM"), a reply link,
@@ -387,7 +394,9 @@ def comments_start(paragraphs: Sequence[str], weights: np.ndarray) -> int:
     (not the headlines of a list of other stories). A line with less of
     the prose before it, but still that many columns, opens the comments
     when a thread's form follows it (:func:`thread_follows`): a thread
-    longer than its article.
+    longer than its article. A bare heading (:data:`THREAD_HEADING`) or a
+    longer line with a count (up to :data:`THREAD_OPENING_WORDS` words)
+    opens the comments only that way.
 
     Example:
         >>> article = ["It was the best of times, it was the worst of times, and the council met on Monday." * 4] * 3
@@ -401,7 +410,7 @@ def comments_start(paragraphs: Sequence[str], weights: np.ndarray) -> int:
         for i, text in enumerate(paragraphs)
         if len(text) <= _OPENING_CHARS
         and (COMMENTS_OPENING.search(text) or THREAD_HEADING.match(text))
-        and len(text.split()) <= COMMENTS_MAX_WORDS
+        and len(text.split()) <= THREAD_OPENING_WORDS
     ]
     if not openings:
         return len(paragraphs)  # most pages
@@ -416,7 +425,8 @@ def comments_start(paragraphs: Sequence[str], weights: np.ndarray) -> int:
     for i, form in forms.items():
         where.setdefault(form, []).append(before[i])
     for i in openings:
-        if THREAD_HEADING.match(paragraphs[i]):
+        if THREAD_HEADING.match(paragraphs[i]) or len(paragraphs[i].split()) > COMMENTS_MAX_WORDS:
+            # A bare heading, or a long line: only a stamped thread after it makes it the thread's opening.
             if before[i] < COMMENTS_MIN_BEFORE or not thread_follows(paragraphs, weights, i):
                 continue
         elif before[i] < need and not (before[i] >= COMMENTS_MIN_BEFORE and thread_follows(paragraphs, weights, i)):

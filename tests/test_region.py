@@ -403,6 +403,16 @@ def test_a_bare_heading_opens_only_a_stamped_thread(heading: str) -> None:
         assert comments_start(page, prose_weights(page)) == len(page)
 
 
+def test_a_longer_line_with_a_count_opens_only_a_stamped_thread() -> None:
+    """ "{ 87 comments… read them below or add one }" over a thread; a post's byline over its text."""
+    line = "{ 87 comments… read them below or add one }"
+    page = [*ARTICLE, line, *COMMENTS]
+    assert comments_start(page, prose_weights(page)) == len(ARTICLE)
+    byline = "Posted on: 08-17-2012 With: 1 Comment Posted by: Bob Walsh"
+    page = [*ARTICLE, byline, *ARTICLE, *ARTICLE]
+    assert comments_start(page, prose_weights(page)) == len(page)
+
+
 def test_a_count_above_the_article_opens_nothing() -> None:
     """ "45 comments" under the headline, "Add a comment" above the article: most prose comes after."""
     page = ["Council approves budget", "45 comments", "Add a comment", *ARTICLE, *FOOTER]
