@@ -66,9 +66,9 @@ The rule, in four steps:
    more that stamp a comment (a time of day, a "Reply" link, "Jo
    says:"), the first of them within :data:`THREAD_FIRST` paragraphs of
    the line, with a comment for every :data:`THREAD_STAMPS_PER_COMMENT`
-   stamps: a paragraph of prose a sentence wide, or
-   a shorter one that ends like a sentence (a list of other stories
-   stamped with their times has none). A count of none
+   stamps: a paragraph of prose a sentence wide, or a shorter one that
+   ends like a sentence (a list of other stories stamped with their
+   times has none). A count of none
    ("Comments (0)", "No responses") opens nothing, nor does a count that
    recurs in the same form after more prose (each post of a blog's front
    page ends with its own "N Comments"; the counts of related stories
@@ -78,9 +78,9 @@ The rule, in four steps:
    before it and a thread's form after it, wherever it stands; so does a
    line with a count of more than :data:`COMMENTS_MAX_WORDS` words, up to
    :data:`THREAD_OPENING_WORDS` ("{ 87 comments… read them below or add
-   one }", which may also be a post's byline). The
-   phrases are English. The paragraphs go after the topic stage has read
-   the page, as :func:`dedup.decide.comments_decisions`.
+   one }", which may also be a post's byline). The phrases are English.
+   The paragraphs go after the topic stage has read the page, as
+   :func:`dedup.decide.comments_decisions`.
 
 A paragraph outside the region scores ``1 - w / heaviest``, where ``w`` is
 the weight of the block it stands in (``0`` when it stands in none), so
@@ -450,11 +450,11 @@ def thread_follows(paragraphs: Sequence[str], weights: np.ndarray, opening: int)
     :data:`THREAD_STAMPS` short lines that stamp a comment (a time of day, a
     "Reply" link, a byline such as "Jo says:"), the first within
     :data:`THREAD_FIRST` paragraphs, and a comment for every
-    :data:`THREAD_STAMPS_PER_COMMENT` stamps: a paragraph of prose at least a sentence
-    wide (``weights`` of :data:`SENTENCE_CHARS` or more), or a shorter one
-    of prose that ends like a sentence ("Wow. This is ridiculous."). Comments
-    say something; a list of stories stamped with their times does not, and
-    its headlines end with no full stop.
+    :data:`THREAD_STAMPS_PER_COMMENT` stamps: a paragraph of prose at
+    least a sentence wide (``weights`` of :data:`SENTENCE_CHARS` or more),
+    or a shorter one of prose that ends like a sentence ("Wow. This is
+    ridiculous."). Comments say something; a list of stories stamped with
+    their times does not, and its headlines end with no full stop.
 
     Example:
         >>> comment = "I could not agree more with every word of this, and I said so to the council myself."
