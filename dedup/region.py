@@ -60,11 +60,12 @@ The rule, in four steps:
    :data:`SENTENCE_CHARS`, not the headlines of related stories): "45
    comments posted" under a headline, or "Add a comment" above the
    article, opens nothing. A thread longer than its article puts most of
-   the prose after the line; the line opens it all the same when a
-   thread's form follows it (:func:`thread_follows`): within
+   the prose after the line; the line opens it all the same, after
+   :data:`THREAD_MIN_BEFORE` columns of prose (a short post over a long
+   thread), when a thread's form follows it (:func:`thread_follows`): within
    :data:`THREAD_LINES` paragraphs, :data:`THREAD_STAMPS` short lines or
-   more that stamp a comment (a time of day, a "Reply" link, "Jo
-   says:"), the first of them within :data:`THREAD_FIRST` paragraphs of
+   more that stamp a comment (a time of day, a "Reply" or "Permalink"
+   link, "Jo says:"), the first of them within :data:`THREAD_FIRST` paragraphs of
    the line, with a comment for every :data:`THREAD_STAMPS_PER_COMMENT`
    stamps: a paragraph of prose a sentence wide, or a shorter one that
    ends like a sentence (a list of other stories stamped with their
@@ -74,8 +75,8 @@ The rule, in four steps:
    page ends with its own "N Comments"; the counts of related stories
    under a thread have another form). A bare heading ("Comments",
    "Responses:", :data:`THREAD_HEADING`) is a menu's link as often as a
-   thread's title: it opens the comments only with the same 500 columns
-   before it and a thread's form after it, wherever it stands; so does a
+   thread's title: it opens the comments only that way, wherever it
+   stands; so does a
    line with a count of more than :data:`COMMENTS_MAX_WORDS` words, up to
    :data:`THREAD_OPENING_WORDS` ("{ 87 comments… read them below or add
    one }", which may also be a post's byline). The phrases are English.
@@ -90,9 +91,10 @@ probability). A page whose heaviest block weighs less than
 :data:`BLOCK_CHARS` (a list, a note, a poem of short lines, a language
 whose function words are not listed) has no article to tell apart and
 keeps every paragraph; the blocks' rule always keeps the heaviest block,
-and the comments step leaves at least 500 columns of prose before the
-comments (and half of the page's prose, unless a stamped thread follows
-the opening line), so neither empties a page.
+and the comments step leaves at least :data:`THREAD_MIN_BEFORE` columns
+of prose before the comments (and half of the page's prose and 500
+columns, unless a stamped thread follows the opening line), so neither
+empties a page.
 
 The constants were chosen on the real-page benchmark (``benchmarks/pages.py``)
 by running the rule alone on both sources and inputs: each step that bought
@@ -143,6 +145,7 @@ __all__ = [
     "THREAD_FIRST",
     "THREAD_HEADING",
     "THREAD_LINES",
+    "THREAD_MIN_BEFORE",
     "THREAD_OPENING_WORDS",
     "THREAD_STAMPS",
     "THREAD_STAMPS_PER_COMMENT",
@@ -156,7 +159,7 @@ __all__ = [
 ]
 
 #: Changes whenever the rule or a constant below changes (it is part of an index's fingerprint).
-RULE_VERSION = 10
+RULE_VERSION = 11
 
 MIN_WORDS = 4  # fewer words: a label, a menu item, a name
 STOP_DENSITY = 0.2  # share of function words from which a line reads as prose
@@ -191,14 +194,17 @@ THREAD_OPENING_WORDS = 12
 _OPENING_CHARS = 200  # longer lines are not looked at (twelve words, and spaces around them)
 COMMENTS_AFTER = 0.5  # share of the page's prose that must stand before the comments open
 COMMENTS_MIN_BEFORE = 500.0  # and at least this much prose, in columns
-#: A short line that stamps a comment: a time of day ("10:19 PM", "22:05", "@11:37AM"), a reply link,
-#: a commenter's byline ("Courtney says:", "by jo (1287218) writes:").
-_STAMP = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?!\d)|\breply\b|\b(?:says|said|writes|wrote)\s*:", re.IGNORECASE)
+#: A short line that stamps a comment: a time of day ("10:19 PM", "22:05", "@11:37AM"), a reply or
+#: permalink link, a commenter's byline ("Courtney says:", "by jo (1287218) writes:").
+_STAMP = re.compile(
+    r"(?<!\d)\d{1,2}:\d{2}(?!\d)|\b(?:reply|permalink)\b|\b(?:says|said|writes|wrote)\s*:", re.IGNORECASE
+)
 _STAMP_WORDS = 16  # a stamp is a byline or a link, not a sentence (Slashdot's bylines run to 14 words)
 THREAD_LINES = 40  # paragraphs after an opening line read for a thread's form
 THREAD_STAMPS = 3  # stamps among them that make a thread
 THREAD_FIRST = 8  # the first stamp comes within this many paragraphs of the line (it may end a comment)
 THREAD_STAMPS_PER_COMMENT = 3  # a byline, a time and a "Reply" link may each stamp one comment
+THREAD_MIN_BEFORE = 300.0  # prose, in columns, above a thread's opening line: a short post over a long thread
 
 _TERMINAL = frozenset(".!?…\"”’'»)。！？")
 _CLOSING = ")\"”’'»"  # what may close a sentence after its full stop ("(as he said.)")
@@ -392,8 +398,8 @@ def comments_start(paragraphs: Sequence[str], weights: np.ndarray) -> int:
     of the page's prose, and :data:`COMMENTS_MIN_BEFORE` columns, before it;
     only paragraphs of prose at least :data:`SENTENCE_CHARS` wide count
     (not the headlines of a list of other stories). A line with less of
-    the prose before it, but still that many columns, opens the comments
-    when a thread's form follows it (:func:`thread_follows`): a thread
+    the prose before it, but still :data:`THREAD_MIN_BEFORE` columns,
+    opens the comments when a thread's form follows it (:func:`thread_follows`): a thread
     longer than its article. A bare heading (:data:`THREAD_HEADING`) or a
     longer line with a count (up to :data:`THREAD_OPENING_WORDS` words)
     opens the comments only that way.
@@ -427,9 +433,9 @@ def comments_start(paragraphs: Sequence[str], weights: np.ndarray) -> int:
     for i in openings:
         if THREAD_HEADING.match(paragraphs[i]) or len(paragraphs[i].split()) > COMMENTS_MAX_WORDS:
             # A bare heading, or a long line: only a stamped thread after it makes it the thread's opening.
-            if before[i] < COMMENTS_MIN_BEFORE or not thread_follows(paragraphs, weights, i):
+            if before[i] < THREAD_MIN_BEFORE or not thread_follows(paragraphs, weights, i):
                 continue
-        elif before[i] < need and not (before[i] >= COMMENTS_MIN_BEFORE and thread_follows(paragraphs, weights, i)):
+        elif before[i] < need and not (before[i] >= THREAD_MIN_BEFORE and thread_follows(paragraphs, weights, i)):
             continue
         if _NONE.search(paragraphs[i]):
             continue  # "Comments (0)", "No responses": no thread follows

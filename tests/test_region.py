@@ -17,6 +17,7 @@ from dedup.data import Document
 from dedup.region import (
     BLOCK_CHARS,
     BLOCK_SHARE,
+    COMMENTS_MIN_BEFORE,
     HEADLINE_SHARE,
     HEADLINE_WORDS,
     LINES_BEFORE,
@@ -25,6 +26,7 @@ from dedup.region import (
     SHORT_COST,
     TAIL_LINES,
     THREAD_FIRST,
+    THREAD_MIN_BEFORE,
     article_weights,
     comments_start,
     is_headline,
@@ -430,6 +432,16 @@ def test_a_thread_longer_than_its_article_opens_at_its_line() -> None:
     assert comments_start(page, weights) == opening
 
 
+def test_a_short_post_over_a_long_thread() -> None:
+    """Two paragraphs of a post (366 columns) open a stamped thread; one paragraph (193) is too little."""
+    assert THREAD_MIN_BEFORE <= sum(map(len, ARTICLE[:2])) < COMMENTS_MIN_BEFORE
+    page = [*ARTICLE[:2], "119 Comments", *COMMENTS * 4]
+    assert comments_start(page, prose_weights(page)) == 2
+    page = [ARTICLE[0], "119 Comments", *COMMENTS * 4]
+    assert len(ARTICLE[0]) < THREAD_MIN_BEFORE
+    assert comments_start(page, prose_weights(page)) == len(page)
+
+
 def test_one_line_comments_count_as_comments() -> None:
     """Short comments that end like sentences make a thread; headlines between the stamps do not."""
     comments = ["Wow. This is ridiculous, and I said so.", "I use it all the time in the city!", "Thank you for this!"]
@@ -472,6 +484,7 @@ def test_a_line_with_most_prose_after_it_opens_nothing_without_a_thread(after: l
         "Reply to this",
         "09. Jul, 2012 / Courtney says:",  # a byline with no time
         "by ravenswood1000 (543817) writes:",
+        "October 2, 2012, | Permalink",
         "by jo (1153867) writes: < jo@example.com > on Tuesday July 24, @11:29AM (#40750213) Journal",
     ],
 )
